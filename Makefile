@@ -1,0 +1,40 @@
+# runwire: two commands from a fresh clone — `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck format demo bench clean schemas
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'uv>=0.13,<0.14'
+
+$(STAMP): $(UV) uv.lock pyproject.toml libs/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages --quiet
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install everything (idempotent)
+
+run: install ## start NATS (embedded unless RUNWIRE_NATS_URL is set) and every service
+	$(PY) -m runwire
+
+test: install lint ## lint, type-check and run the whole test suite
+	$(PY) -m pytest
+
+lint: install ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schemas: install ## regenerate the published JSON Schema of the envelope
+	$(PY) -m runwire.schemas
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

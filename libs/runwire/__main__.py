@@ -1,0 +1,7 @@
+"""`python -m runwire`: the `make run` supervisor."""
+
+import sys
+
+from runwire.supervisor import main
+
+sys.exit(main())

@@ -1,0 +1,444 @@
+"""The event store on JetStream: the EVENTS stream, appends with dedup and optimistic concurrency, reads.
+
+State lives only here. An append carries `Nats-Msg-Id` (so retries are idempotent) and, when the
+caller names the aggregate version it decided against, `Nats-Expected-Last-Subject-Sequence` on the
+aggregate's subject filter, so two writers can never both extend the same version. Several events
+of one command go in one atomic batch: all are stored, contiguously, or none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Final, TypeVar
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
+
+from runwire import subjects
+from runwire.envelope import CloudEvent, decode_event, encode_event
+from runwire.filters import EventFilter
+from runwire.settings import Settings
+from runwire.stream_reader import StoredMessage, StreamReader
+
+STREAM_NAME: Final = "EVENTS"
+MAX_BATCH: Final = 1000
+PUBLISH_TIMEOUT_SECONDS: Final = 5.0
+API_TIMEOUT_SECONDS: Final = 5.0
+
+# JetStream error codes this module interprets.
+ERR_WRONG_LAST_SEQUENCE: Final = 10071
+ERR_BATCH_DUPLICATE_ID: Final = 10201
+ERR_STREAM_NOT_FOUND: Final = 10059
+
+S = TypeVar("S")
+
+
+class StreamSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How the EVENTS stream is configured (file storage always)."""
+
+    replicas: int = 1
+    dedup_window_seconds: float = 120.0
+    max_age_seconds: float = 0.0
+    max_bytes: int = -1
+    max_msgs: int = -1
+    max_msg_size: int = 1024 * 1024
+
+
+class ConcurrencyError(Exception):
+    """The aggregate moved on since the caller read it: reload, decide again, retry."""
+
+    def __init__(self, project: str, aggregate: str, expected: int, actual: int | None) -> None:
+        self.project = project
+        self.aggregate = aggregate
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"aggregate {project}/{aggregate}: expected last sequence {expected}, stream has {actual}"
+        )
+
+
+class StoreError(Exception):
+    """The store refused or could not take an append (not a concurrency conflict)."""
+
+    def __init__(self, message: str, *, code: int = 0, err_code: int = 0, retryable: bool = False) -> None:
+        self.code = code
+        self.err_code = err_code
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class AppendResult(msgspec.Struct, frozen=True):
+    """Where the events were stored; `duplicate` when they already were (an idempotent retry)."""
+
+    seqs: list[int]
+    duplicate: bool = False
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event read back from the stream with its sequence (the cursor) and store time."""
+
+    seq: int
+    event: CloudEvent
+    stored_ns: int
+
+
+class StreamBounds(msgspec.Struct, frozen=True):
+    """The sequences currently in the stream: first_seq > last_seq when it is empty."""
+
+    first_seq: int
+    last_seq: int
+    messages: int
+
+
+class _ApiError(msgspec.Struct):
+    code: int = 0
+    err_code: int = 0
+    description: str = ""
+
+
+class _PubAck(msgspec.Struct):
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    count: int = 0
+    error: _ApiError | None = None
+
+
+class _StreamState(msgspec.Struct):
+    messages: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+
+
+class _StreamInfo(msgspec.Struct):
+    state: _StreamState | None = None
+    config: dict[str, object] | None = None
+    error: _ApiError | None = None
+
+
+class _MsgGetResult(msgspec.Struct):
+    seq: int = 0
+
+
+class _MsgGet(msgspec.Struct):
+    message: _MsgGetResult | None = None
+    error: _ApiError | None = None
+
+
+_puback = msgspec.json.Decoder(_PubAck)
+_stream_info = msgspec.json.Decoder(_StreamInfo)
+_msg_get = msgspec.json.Decoder(_MsgGet)
+_json = msgspec.json.Encoder()
+_WRONG_LAST_RE = re.compile(r"wrong last sequence: (\d+)")
+
+
+def stream_settings(settings: Settings) -> StreamSettings:
+    """The EVENTS stream configuration that the RUNWIRE_* settings ask for."""
+    return StreamSettings(
+        replicas=settings.stream_replicas,
+        dedup_window_seconds=settings.dedup_window_seconds,
+        max_age_seconds=settings.stream_max_age_seconds,
+        max_bytes=settings.stream_max_bytes,
+        max_msgs=settings.stream_max_msgs,
+    )
+
+
+def stream_config(settings: StreamSettings, name: str = STREAM_NAME) -> dict[str, object]:
+    """The JetStream stream configuration for EVENTS."""
+    return {
+        "name": name,
+        "subjects": [subjects.STREAM_SUBJECTS],
+        "retention": "limits",
+        "storage": "file",
+        "discard": "old",
+        "num_replicas": settings.replicas,
+        "duplicate_window": int(settings.dedup_window_seconds * 1e9),
+        "max_age": int(settings.max_age_seconds * 1e9),
+        "max_bytes": settings.max_bytes,
+        "max_msgs": settings.max_msgs,
+        "max_msg_size": settings.max_msg_size,
+        "max_msgs_per_subject": -1,
+        "max_consumers": -1,
+        "allow_direct": True,
+        "allow_atomic": True,
+    }
+
+
+class EventStore:
+    """Appends and reads CloudEvents on the EVENTS stream over one NATS connection."""
+
+    def __init__(self, nc: NATS, stream: str = STREAM_NAME) -> None:
+        self.nc = nc
+        self.stream = stream
+
+    async def _api(self, subject: str, payload: object = None) -> bytes:
+        body = b"" if payload is None else _json.encode(payload)
+        try:
+            reply = await self.nc.request(f"$JS.API.{subject}", body, timeout=API_TIMEOUT_SECONDS)
+        except nats.errors.NoRespondersError as exc:
+            raise StoreError("JetStream is not available", retryable=True) from exc
+        except nats.errors.TimeoutError as exc:
+            raise StoreError("JetStream API timed out", retryable=True) from exc
+        return reply.data
+
+    async def ensure_stream(self, settings: StreamSettings | None = None) -> None:
+        """Create EVENTS, or update it to these settings; idempotent, safe from several processes."""
+        config = stream_config(settings or StreamSettings(), self.stream)
+        info = _stream_info.decode(await self._api(f"STREAM.INFO.{self.stream}"))
+        if info.error is not None and info.error.err_code != ERR_STREAM_NOT_FOUND:
+            raise StoreError(info.error.description, code=info.error.code, err_code=info.error.err_code)
+        verb = "CREATE" if info.error is not None else "UPDATE"
+        if info.config is not None and all(info.config.get(k) == v for k, v in config.items()):
+            return
+        result = _stream_info.decode(await self._api(f"STREAM.{verb}.{self.stream}", config))
+        if result.error is not None:
+            raise StoreError(
+                f"cannot {verb.lower()} stream {self.stream}: {result.error.description}",
+                code=result.error.code,
+                err_code=result.error.err_code,
+            )
+
+    async def bounds(self) -> StreamBounds:
+        """First and last sequence now in the stream."""
+        info = _stream_info.decode(await self._api(f"STREAM.INFO.{self.stream}"))
+        if info.error is not None or info.state is None:
+            description = info.error.description if info.error else "no state"
+            raise StoreError(f"stream {self.stream}: {description}", retryable=True)
+        state = info.state
+        return StreamBounds(first_seq=state.first_seq, last_seq=state.last_seq, messages=state.messages)
+
+    async def seq_at_time(self, since: datetime) -> int | None:
+        """The sequence of the first message stored at or after `since` (None if there is none)."""
+        data = await self._api(f"STREAM.MSG.GET.{self.stream}", {"start_time": since.isoformat()})
+        result = _msg_get.decode(data)
+        if result.message is None:
+            return None
+        return result.message.seq
+
+    # ----------------------------------------------------------------------------------- appends
+
+    async def append(self, events: Sequence[CloudEvent], *, expected: int | None = None) -> AppendResult:
+        """Store events in order; with `expected`, only if their aggregate's last sequence is that.
+
+        `expected=0` means the aggregate must not exist yet. With `expected`, all events must belong
+        to one aggregate. A retry of an append that was stored (same ids) returns the stored
+        sequences with `duplicate=True`. Raises ConcurrencyError or StoreError.
+        """
+        if not events:
+            raise ValueError("nothing to append")
+        if len(events) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} events per append, got {len(events)}")
+        if expected is not None:
+            keys = {(e.project, e.aggregate) for e in events}
+            if len(keys) != 1:
+                raise ValueError("an append with `expected` must hold events of one aggregate")
+        payloads = [(subjects.for_event(e), encode_event(e), self._headers(e)) for e in events]
+        if expected is not None:
+            first = events[0]
+            payloads[0][2]["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+            payloads[0][2]["Nats-Expected-Last-Subject-Sequence-Subject"] = subjects.aggregate_filter(
+                first.project, first.aggregate
+            )
+        if len(payloads) == 1:
+            subject, data, headers = payloads[0]
+            ack = await self._publish(subject, data, headers)
+            if ack.error is None:
+                return AppendResult([ack.seq], duplicate=ack.duplicate)
+        else:
+            ack = await self._publish_batch(payloads)
+            if ack.error is None:
+                first_seq = ack.seq - len(payloads) + 1
+                return AppendResult(list(range(first_seq, ack.seq + 1)))
+        error = ack.error
+        if error.err_code in (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_ID):
+            stored = await self._already_stored(events, expected)
+            if stored is not None:
+                return AppendResult(stored, duplicate=True)
+            if error.err_code == ERR_WRONG_LAST_SEQUENCE and expected is not None:
+                match = _WRONG_LAST_RE.search(error.description)
+                actual = int(match.group(1)) if match else None
+                raise ConcurrencyError(events[0].project, events[0].aggregate, expected, actual)
+        raise StoreError(
+            f"append refused: {error.description}",
+            code=error.code,
+            err_code=error.err_code,
+            retryable=error.code >= 500,
+        )
+
+    async def publish_many(self, events: Sequence[CloudEvent]) -> list[AppendResult]:
+        """Store independent events (no concurrency check), each deduplicated by its own id.
+
+        The publishes are pipelined on the connection, so they are stored in the given order.
+        """
+        tasks = [
+            asyncio.ensure_future(self._publish(subjects.for_event(e), encode_event(e), self._headers(e)))
+            for e in events
+        ]
+        acks = await asyncio.gather(*tasks)
+        results = []
+        for ack in acks:
+            if ack.error is not None:
+                raise StoreError(
+                    f"append refused: {ack.error.description}",
+                    code=ack.error.code,
+                    err_code=ack.error.err_code,
+                )
+            results.append(AppendResult([ack.seq], duplicate=ack.duplicate))
+        return results
+
+    @staticmethod
+    def _headers(event: CloudEvent) -> dict[str, str]:
+        headers = {"Nats-Msg-Id": event.id}
+        if event.traceparent:
+            headers["traceparent"] = event.traceparent
+        if event.tracestate:
+            headers["tracestate"] = event.tracestate
+        return headers
+
+    async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> _PubAck:
+        try:
+            reply = await self.nc.request(subject, data, timeout=PUBLISH_TIMEOUT_SECONDS, headers=headers)
+        except nats.errors.NoRespondersError as exc:
+            raise StoreError("no stream captures " + subject, retryable=True) from exc
+        except nats.errors.TimeoutError as exc:
+            raise StoreError("publish timed out (safe to retry: ids deduplicate)", retryable=True) from exc
+        return _puback.decode(reply.data)
+
+    async def _publish_batch(self, payloads: list[tuple[str, bytes, dict[str, str]]]) -> _PubAck:
+        batch_id = uuid.uuid4().hex
+        last = len(payloads)
+        try:
+            for index, (subject, data, headers) in enumerate(payloads, start=1):
+                headers["Nats-Batch-Id"] = batch_id
+                headers["Nats-Batch-Sequence"] = str(index)
+                if index == last:
+                    headers["Nats-Batch-Commit"] = "1"
+                    reply = await self.nc.request(
+                        subject, data, timeout=PUBLISH_TIMEOUT_SECONDS, headers=headers
+                    )
+                    return _puback.decode(reply.data)
+                if index == 1:
+                    reply = await self.nc.request(
+                        subject, data, timeout=PUBLISH_TIMEOUT_SECONDS, headers=headers
+                    )
+                    if reply.data:
+                        started = _puback.decode(reply.data)
+                        if started.error is not None:
+                            return started
+                else:
+                    await self.nc.publish(subject, data, headers=headers)
+        except nats.errors.NoRespondersError as exc:
+            raise StoreError("no stream captures " + payloads[0][0], retryable=True) from exc
+        except nats.errors.TimeoutError as exc:
+            raise StoreError(
+                "batch publish timed out (safe to retry: ids deduplicate)", retryable=True
+            ) from exc
+        raise AssertionError("unreachable")
+
+    async def _already_stored(self, events: Sequence[CloudEvent], expected: int | None) -> list[int] | None:
+        """The sequences of these very events if a previous attempt stored them after `expected`."""
+        if expected is None:
+            return None
+        first = events[0]
+        ids = [e.id for e in events]
+        found: list[int] = []
+        async for stored in self.read_aggregate_raw(first.project, first.aggregate, after=expected):
+            if len(found) == len(ids):
+                break
+            event = decode_event(stored.data)
+            if event.id != ids[len(found)]:
+                return None
+            found.append(stored.seq)
+        return found if len(found) == len(ids) else None
+
+    # ------------------------------------------------------------------------------------- reads
+
+    async def read_aggregate_raw(
+        self, project: str, aggregate: str, *, after: int = 0
+    ) -> AsyncIterator[StoredMessage]:
+        """An aggregate's stored messages after sequence `after`, in order, up to the current end."""
+        reader = StreamReader(
+            self.nc, self.stream, [subjects.aggregate_filter(project, aggregate)], start_seq=after + 1
+        )
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                for message in batch:
+                    yield message
+
+    async def read_aggregate(self, project: str, aggregate: str, *, after: int = 0) -> list[StoredEvent]:
+        """An aggregate's events after sequence `after`, in stream order."""
+        return [
+            StoredEvent(seq=m.seq, event=decode_event(m.data), stored_ns=m.stored_ns)
+            async for m in self.read_aggregate_raw(project, aggregate, after=after)
+        ]
+
+    async def load(
+        self, project: str, aggregate: str, initial: S, evolve: Callable[[S, CloudEvent], S]
+    ) -> tuple[S, int]:
+        """Fold an aggregate's events into state; returns the state and its version (last sequence)."""
+        state, version = initial, 0
+        async for message in self.read_aggregate_raw(project, aggregate):
+            state = evolve(state, decode_event(message.data))
+            version = message.seq
+        return state, version
+
+    async def read(
+        self,
+        event_filter: EventFilter,
+        *,
+        after: int | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events matching a filter, from after a cursor or from a time, up to the current end."""
+        events: list[StoredEvent] = []
+        async for message in self.iter_messages(event_filter, after=after, since=since):
+            events.append(
+                StoredEvent(seq=message.seq, event=decode_event(message.data), stored_ns=message.stored_ns)
+            )
+            if limit is not None and len(events) >= limit:
+                break
+        return events
+
+    async def iter_messages(
+        self,
+        event_filter: EventFilter,
+        *,
+        after: int | None = None,
+        since: datetime | None = None,
+        up_to: int | None = None,
+    ) -> AsyncIterator[StoredMessage]:
+        """Raw stored messages matching a filter, in order, until caught up (or `up_to`)."""
+        reader = StreamReader(
+            self.nc,
+            self.stream,
+            event_filter.subjects(),
+            start_seq=None if since is not None else (after or 0) + 1,
+            start_time=since,
+            up_to=up_to,
+        )
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                for message in batch:
+                    if up_to is not None and message.seq > up_to:
+                        return
+                    if event_filter.matches(subjects.parse_unchecked(message.subject)):
+                        yield message
+
+
+def fold(initial: S, events: Iterable[CloudEvent], evolve: Callable[[S, CloudEvent], S]) -> S:
+    """Pure: the state after applying `events` to `initial` with `evolve`."""
+    state = initial
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,85 @@
+"""Typed settings from `RUNWIRE_*` environment variables, validated once at start.
+
+A bad value stops the process before it serves anything, with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+PREFIX: Final = "RUNWIRE_"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+Limit = Annotated[int, msgspec.Meta(ge=-1)]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every runwire setting; the variable is `RUNWIRE_` + the field name in capitals."""
+
+    nats_url: str | None = None
+    """NATS server URL(s), comma-separated; unset means `make run` starts the embedded server."""
+    data_dir: Path = Path(".runwire")
+    """Where the embedded nats-server keeps its JetStream files (and the dev auth secret)."""
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8000
+    """The stream API's port; ingest, agent and workflow take the next three."""
+    auth_secret: str | None = None
+    """HS256 key of the JWTs; `make run` generates and prints a dev secret when unset."""
+    heartbeat_seconds: PositiveFloat = 15.0
+    max_connections: PositiveInt = 10_000
+    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
+    stream_max_age_seconds: NonNegativeFloat = 0.0
+    """Retention by age; 0 keeps events until another limit removes them."""
+    stream_max_bytes: Limit = -1
+    stream_max_msgs: Limit = -1
+    dedup_window_seconds: PositiveFloat = 120.0
+    client_queue_events: PositiveInt = 2048
+    """Events a stream client may have queued before it drops to catch-up reading."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_grace_seconds: PositiveFloat = 10.0
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The NATS URLs as a list (empty when the embedded server is to be used)."""
+        if not self.nats_url:
+            return []
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    def service_port(self, offset: int) -> int:
+        """The port of the service `offset` places after the stream API."""
+        return self.http_port + offset
+
+
+class SettingsError(ValueError):
+    """One or more `RUNWIRE_*` variables have bad values; the message lists each."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every `RUNWIRE_*` variable, reporting all bad ones at once."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in msgspec.structs.fields(Settings):
+        variable = PREFIX + field.name.upper()
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        if field.type is Path:
+            values[field.name] = Path(raw)
+            continue
+        try:
+            values[field.name] = msgspec.convert(raw, field.type, strict=False)
+        except msgspec.ValidationError as exc:
+            message = str(exc).replace(" - at `$`", "")
+            problems.append(f"{variable}={raw!r}: {message}")
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    return Settings(**values)

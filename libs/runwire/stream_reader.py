@@ -1,0 +1,286 @@
+"""Ordered reads of the EVENTS stream: an ack-less push consumer that recreates itself on any gap.
+
+One mechanism serves replay on connect, catch-up of slow clients, aggregate loads and the stream
+API's single live tail: JetStream pushes messages in stream order onto one inbox, the reader checks
+the consumer sequence for gaps (recreating the consumer from the last stream sequence it saw), answers
+flow control only as fast as its caller drains it (bounded memory), and watches idle heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime
+from typing import Any, Final, NamedTuple
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS: Final = 5.0
+INACTIVE_THRESHOLD_SECONDS: Final = 60.0
+API_TIMEOUT_SECONDS: Final = 5.0
+
+
+class StoredMessage(NamedTuple):
+    """One message as stored: its stream sequence, subject, raw payload, headers and store time."""
+
+    seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str] | None
+    stored_ns: int
+
+
+class StreamReadError(RuntimeError):
+    """The JetStream API refused to create a consumer (bad filter, missing stream, ...)."""
+
+    def __init__(self, code: int, err_code: int, description: str) -> None:
+        self.code = code
+        self.err_code = err_code
+        self.description = description
+        super().__init__(f"JetStream error {code}/{err_code}: {description}")
+
+
+class _ApiError(msgspec.Struct):
+    code: int = 0
+    err_code: int = 0
+    description: str = ""
+
+
+class _ConsumerCreated(msgspec.Struct):
+    name: str = ""
+    num_pending: int = 0
+    error: _ApiError | None = None
+
+
+_created_decoder = msgspec.json.Decoder(_ConsumerCreated)
+_encoder = msgspec.json.Encoder()
+
+
+def _seconds_ns(seconds: float) -> int:
+    return int(seconds * 1_000_000_000)
+
+
+def parse_ack_subject(reply: str) -> tuple[int, int, int, int]:
+    """(stream seq, consumer seq, timestamp ns, pending) from a JetStream `$JS.ACK...` reply subject."""
+    tokens = reply.split(".")
+    offset = 0 if len(tokens) == 9 else 2
+    return (
+        int(tokens[5 + offset]),
+        int(tokens[6 + offset]),
+        int(tokens[7 + offset]),
+        int(tokens[8 + offset]),
+    )
+
+
+class StreamReader:
+    """Reads a stream in order from a position, optionally following the live tail.
+
+    Iterate `batches()`: each batch is a list of messages in stream order. Without `follow`, the
+    iteration ends once every message that matched when it was read has been yielded (or at
+    `up_to`). The consumer lives on the server only while the reader is open.
+    """
+
+    def __init__(
+        self,
+        nc: NATS,
+        stream: str,
+        filter_subjects: Sequence[str],
+        *,
+        start_seq: int | None = None,
+        start_time: datetime | None = None,
+        follow: bool = False,
+        up_to: int | None = None,
+        max_buffered: int = 4096,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        if start_seq is not None and start_time is not None:
+            raise ValueError("give start_seq or start_time, not both")
+        self._nc = nc
+        self._stream = stream
+        self._filters = list(filter_subjects)
+        self._start_seq = start_seq if start_seq is not None else (None if start_time else 1)
+        self._start_time = start_time
+        self._follow = follow
+        self._up_to = up_to
+        self._max_buffered = max_buffered
+        self._heartbeat = heartbeat_seconds
+
+        self._buffer: list[StoredMessage] = []
+        self._wakeup = asyncio.Event()
+        self._deferred_fc: list[str] = []
+        self._sub: Subscription | None = None
+        self._consumer: str | None = None
+        self._expected_dseq = 1
+        self._last_seq: int | None = None  # last stream sequence handed to the caller's buffer
+        self._caught_up = False
+        self._needs_reset = False
+        self._last_activity = 0.0
+        self._closed = False
+
+    @property
+    def last_seq(self) -> int | None:
+        """The stream sequence of the last message received (None before the first)."""
+        return self._last_seq
+
+    async def _create(self) -> None:
+        """Create the consumer (again, after a gap) starting after the last sequence seen."""
+        await self._drop_consumer()
+        inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(
+            inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        config: dict[str, Any] = {
+            "deliver_subject": inbox,
+            "ack_policy": "none",
+            "flow_control": True,
+            "idle_heartbeat": _seconds_ns(self._heartbeat),
+            "mem_storage": True,
+            "num_replicas": 1,
+            "inactive_threshold": _seconds_ns(INACTIVE_THRESHOLD_SECONDS),
+            "replay_policy": "instant",
+        }
+        if self._last_seq is not None:
+            config["deliver_policy"] = "by_start_sequence"
+            config["opt_start_seq"] = self._last_seq + 1
+        elif self._start_time is not None:
+            config["deliver_policy"] = "by_start_time"
+            config["opt_start_time"] = self._start_time.isoformat()
+        else:
+            config["deliver_policy"] = "by_start_sequence"
+            config["opt_start_seq"] = max(1, self._start_seq or 1)
+        if len(self._filters) == 1:
+            config["filter_subject"] = self._filters[0]
+        elif self._filters:
+            config["filter_subjects"] = self._filters
+        request = _encoder.encode({"stream_name": self._stream, "config": config})
+        try:
+            reply = await self._nc.request(
+                f"$JS.API.CONSUMER.CREATE.{self._stream}", request, timeout=API_TIMEOUT_SECONDS
+            )
+        except BaseException:
+            await self._unsubscribe()
+            raise
+        created = _created_decoder.decode(reply.data)
+        if created.error is not None:
+            await self._unsubscribe()
+            error = created.error
+            raise StreamReadError(error.code, error.err_code, error.description)
+        self._consumer = created.name
+        self._expected_dseq = 1
+        self._needs_reset = False
+        self._last_activity = asyncio.get_running_loop().time()
+        if created.num_pending == 0 and not self._follow:
+            self._caught_up = True
+            self._wakeup.set()
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._last_activity = asyncio.get_running_loop().time()
+        headers = msg.headers
+        reply = msg.reply
+        if headers is not None and "Status" in headers:
+            description = headers.get("Description", "")
+            if description.startswith("FlowControl") and reply:
+                if len(self._buffer) < self._max_buffered:
+                    await self._nc.publish(reply, b"")
+                else:
+                    self._deferred_fc.append(reply)
+                return
+            if description.startswith("Idle"):
+                last_consumer = headers.get("Nats-Last-Consumer")
+                if last_consumer is not None and int(last_consumer) != self._expected_dseq - 1:
+                    self._request_reset()
+                stalled = headers.get("Nats-Consumer-Stalled")
+                if stalled:
+                    self._deferred_fc.append(stalled)
+                    if len(self._buffer) < self._max_buffered:
+                        await self._flush_flow_control()
+            return
+        if not reply or self._needs_reset:
+            return
+        seq, dseq, stored_ns, pending = parse_ack_subject(reply)
+        if dseq != self._expected_dseq:
+            self._request_reset()
+            return
+        self._expected_dseq = dseq + 1
+        if self._last_seq is not None and seq <= self._last_seq:
+            return
+        self._last_seq = seq
+        self._buffer.append(StoredMessage(seq, msg.subject, msg.data, headers, stored_ns))
+        if not self._follow and (pending == 0 or (self._up_to is not None and seq >= self._up_to)):
+            self._caught_up = True
+        self._wakeup.set()
+
+    def _request_reset(self) -> None:
+        self._needs_reset = True
+        self._wakeup.set()
+
+    async def _flush_flow_control(self) -> None:
+        replies, self._deferred_fc = self._deferred_fc, []
+        for reply in replies:
+            await self._nc.publish(reply, b"")
+
+    async def batches(self) -> AsyncGenerator[list[StoredMessage], None]:
+        """Messages in stream order, a list at a time, as fast as the caller takes them."""
+        await self._create()
+        try:
+            while True:
+                if self._buffer:
+                    batch, self._buffer = self._buffer, []
+                    if self._deferred_fc:
+                        await self._flush_flow_control()
+                    yield batch
+                    continue
+                if self._caught_up:
+                    return
+                if self._needs_reset:
+                    log.info(
+                        "stream reader %s: gap detected, recreating after %s", self._consumer, self._last_seq
+                    )
+                    await self._create()
+                    continue
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._heartbeat * 2)
+                except TimeoutError:
+                    idle = asyncio.get_running_loop().time() - self._last_activity
+                    if idle > self._heartbeat * 3:
+                        log.info("stream reader %s: heartbeats missed, recreating", self._consumer)
+                        await self._safe_recreate()
+        finally:
+            await self.close()
+
+    async def _safe_recreate(self) -> None:
+        try:
+            await self._create()
+        except (nats.errors.Error, TimeoutError, StreamReadError) as exc:
+            log.warning("stream reader: could not recreate consumer yet: %s", exc)
+            self._last_activity = asyncio.get_running_loop().time()
+
+    async def _unsubscribe(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
+    async def _drop_consumer(self) -> None:
+        await self._unsubscribe()
+        name, self._consumer = self._consumer, None
+        if name is not None and not self._nc.is_closed:
+            # Fire and forget: the inactive threshold removes it anyway if this is lost.
+            with contextlib.suppress(nats.errors.Error):
+                await self._nc.publish(f"$JS.API.CONSUMER.DELETE.{self._stream}.{name}", b"")
+
+    async def close(self) -> None:
+        """Remove the consumer and the inbox subscription (idempotent, safe under cancellation)."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.shield(self._drop_consumer())

@@ -1,0 +1,1 @@
+"""The runwire stream API: serves the EVENTS stream as SSE, WebSocket and polling streams."""

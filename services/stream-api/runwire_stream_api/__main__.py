@@ -1,0 +1,25 @@
+"""`python -m runwire_stream_api`: serve the stream API on RUNWIRE_HTTP_HOST:RUNWIRE_HTTP_PORT."""
+
+from __future__ import annotations
+
+import sys
+
+from runwire.serve import configure_logging, serve
+from runwire.settings import SettingsError, load_settings
+
+from runwire_stream_api.app import create_app
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"runwire stream-api: {exc}")
+    if not settings.nats_servers:
+        sys.exit("runwire stream-api: RUNWIRE_NATS_URL is not set (make run starts NATS and sets it)")
+    configure_logging(settings)
+    serve(create_app(settings), settings, settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The CloudEvents envelope: what is accepted, and each invalid attribute rejected by name."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from runwire.envelope import (
+    CloudEvent,
+    EnvelopeError,
+    decode_event,
+    decode_events,
+    encode_event,
+    json_schema,
+    new_event,
+)
+from runwire.schemas import CLOUDEVENT_SCHEMA
+
+VALID = {
+    "specversion": "1.0",
+    "id": "0193a5b2-7c1d-7000-8000-000000000001",
+    "source": "/runwire/workflow",
+    "type": "workflow.node.completed",
+    "subject": "run-42",
+    "time": "2026-11-21T22:48:16.123456Z",
+    "datacontenttype": "application/json",
+    "project": "p1",
+    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "data": {"node": "n1"},
+}
+
+
+def with_(**changes: object) -> bytes:
+    body = {**VALID, **changes}
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+def test_valid_event_decodes_with_every_attribute() -> None:
+    event = decode_event(with_())
+    assert event == CloudEvent(
+        specversion="1.0",
+        id=VALID["id"],
+        source="/runwire/workflow",
+        type="workflow.node.completed",
+        subject="run-42",
+        time=datetime(2026, 11, 21, 22, 48, 16, 123456, tzinfo=UTC),
+        datacontenttype="application/json",
+        project="p1",
+        traceparent=VALID["traceparent"],
+        data={"node": "n1"},
+    )
+
+
+def test_encode_then_decode_is_identity_and_single_line() -> None:
+    event = decode_event(with_())
+    raw = encode_event(event)
+    assert b"\n" not in raw
+    assert decode_event(raw) == event
+    assert json.loads(raw)["specversion"] == "1.0"
+
+
+def test_event_without_subject_is_project_wide() -> None:
+    assert decode_event(with_(subject=...)).aggregate == "_"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("specversion", "0.3"),
+        ("specversion", ...),
+        ("id", ""),
+        ("id", "has space"),
+        ("id", 42),
+        ("id", ...),
+        ("source", ""),
+        ("source", ...),
+        ("type", "Workflow.Node"),
+        ("type", "workflow..node"),
+        ("type", "workflow.node."),
+        ("type", "a" * 256),
+        ("type", ...),
+        ("subject", "run.42"),
+        ("subject", "x" * 129),
+        ("subject", ""),
+        ("project", "p 1"),
+        ("project", "p.1"),
+        ("project", ...),
+        ("time", "2026-11-21T22:48:16"),
+        ("time", "yesterday"),
+        ("traceparent", "00-xyz-01"),
+        ("tracestate", "x" * 513),
+        ("datacontenttype", ""),
+        ("dataschema", ""),
+    ],
+)
+def test_invalid_attribute_is_rejected_by_name(field: str, value: object) -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_event(with_(**{field: value}))
+    assert caught.value.field == field
+
+
+def test_unknown_attribute_is_rejected_by_name() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_event(with_(priority="high"))
+    assert caught.value.field == "priority"
+    assert "unknown attribute" in caught.value.message
+
+
+def test_data_and_data_base64_together_are_rejected() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_event(with_(data_base64="AAEC"))
+    assert caught.value.field == "data_base64"
+
+
+def test_malformed_json_names_the_body() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_events(b'{"id": ')
+    assert caught.value.field == "body"
+
+
+def test_array_error_names_index_and_field() -> None:
+    body = json.dumps([VALID, {**VALID, "type": "Bad"}]).encode()
+    with pytest.raises(EnvelopeError) as caught:
+        decode_events(body)
+    assert (caught.value.index, caught.value.field) == (1, "type")
+    assert caught.value.pointer == "[1].type"
+
+
+def test_array_of_events_decodes_in_order() -> None:
+    body = json.dumps([{**VALID, "id": "a"}, {**VALID, "id": "b"}]).encode()
+    events, was_array = decode_events(body)
+    assert was_array
+    assert [e.id for e in events] == ["a", "b"]
+
+
+def test_empty_array_is_rejected() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_events(b"[]")
+    assert caught.value.field == "body"
+
+
+def test_non_object_array_item_is_rejected() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_events(b"[1]")
+    assert (caught.value.index, caught.value.field) == (0, "event")
+
+
+def test_new_event_validates_its_attributes() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        new_event(type="x.y", project="bad project", source="/s")
+    assert caught.value.field == "project"
+
+
+def test_new_event_stamps_id_and_time() -> None:
+    event = new_event(type="ingest.job.created", project="p1", source="/runwire/ingest", subject="job-1")
+    assert event.id and event.time is not None and event.time.tzinfo is not None
+
+
+def test_published_json_schema_is_current() -> None:
+    assert json.loads(CLOUDEVENT_SCHEMA.read_text()) == json_schema(), "run `make schemas`"
+
+
+def test_json_schema_requires_core_attributes() -> None:
+    definition = json_schema()["$defs"]["CloudEvent"]
+    assert set(definition["required"]) == {"specversion", "id", "source", "type", "project"}

@@ -1,0 +1,181 @@
+"""The event store against a real nats-server: dedup, optimistic concurrency, ordered reads."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from runwire.envelope import CloudEvent, new_event
+from runwire.event_store import AppendResult, ConcurrencyError, EventStore, fold
+from runwire.filters import make_filter
+
+
+def ev(project: str, aggregate: str, type_: str = "test.happened", **kw: object) -> CloudEvent:
+    return new_event(type=type_, project=project, source="/test", subject=aggregate, **kw)  # type: ignore[arg-type]
+
+
+async def test_append_returns_the_stored_sequence(store: EventStore, project: str) -> None:
+    before = (await store.bounds()).last_seq
+    result = await store.append([ev(project, "a1")])
+    assert result == AppendResult([before + 1])
+
+
+async def test_repeated_id_is_stored_once(store: EventStore, project: str) -> None:
+    event = ev(project, "a1")
+    first = await store.append([event])
+    again = await store.append([event])
+    assert again == AppendResult(first.seqs, duplicate=True)
+    assert [s.event.id for s in await store.read_aggregate(project, "a1")] == [event.id]
+
+
+async def test_stale_expected_sequence_raises_and_leaves_the_stream_unchanged(
+    store: EventStore, project: str
+) -> None:
+    first = await store.append([ev(project, "a1")], expected=0)
+    await store.append([ev(project, "a1")], expected=first.last_seq)
+    before = await store.bounds()
+    with pytest.raises(ConcurrencyError) as caught:
+        await store.append([ev(project, "a1")], expected=first.last_seq)
+    assert caught.value.expected == first.last_seq
+    assert caught.value.actual == first.last_seq + 1
+    assert (await store.bounds()).last_seq == before.last_seq
+    assert len(await store.read_aggregate(project, "a1")) == 2
+
+
+async def test_expected_zero_means_the_aggregate_must_be_new(store: EventStore, project: str) -> None:
+    await store.append([ev(project, "a1")], expected=0)
+    with pytest.raises(ConcurrencyError):
+        await store.append([ev(project, "a1")], expected=0)
+
+
+async def test_other_aggregates_do_not_move_an_aggregates_version(store: EventStore, project: str) -> None:
+    first = await store.append([ev(project, "a1")], expected=0)
+    await store.append([ev(project, "a2")], expected=0)
+    result = await store.append([ev(project, "a1")], expected=first.last_seq)
+    assert len(result.seqs) == 1
+
+
+async def test_multi_event_append_is_contiguous_and_in_order(store: EventStore, project: str) -> None:
+    events = [ev(project, "a1", f"step.n{i}") for i in range(5)]
+    result = await store.append(events, expected=0)
+    assert result.seqs == list(range(result.seqs[0], result.seqs[0] + 5))
+    stored = await store.read_aggregate(project, "a1")
+    assert [s.event.id for s in stored] == [e.id for e in events]
+    assert [s.seq for s in stored] == result.seqs
+
+
+async def test_stale_multi_event_append_stores_nothing(store: EventStore, project: str) -> None:
+    await store.append([ev(project, "a1")], expected=0)
+    with pytest.raises(ConcurrencyError):
+        await store.append([ev(project, "a1", f"step.n{i}") for i in range(3)], expected=0)
+    assert len(await store.read_aggregate(project, "a1")) == 1
+
+
+async def test_retried_multi_event_append_is_idempotent(store: EventStore, project: str) -> None:
+    events = [ev(project, "a1", f"step.n{i}") for i in range(3)]
+    first = await store.append(events, expected=0)
+    again = await store.append(events, expected=0)
+    assert again == AppendResult(first.seqs, duplicate=True)
+    assert len(await store.read_aggregate(project, "a1")) == 3
+
+
+async def test_retried_single_append_with_expected_is_idempotent(store: EventStore, project: str) -> None:
+    event = ev(project, "a1")
+    first = await store.append([event], expected=0)
+    assert await store.append([event], expected=0) == AppendResult(first.seqs, duplicate=True)
+
+
+async def test_concurrent_writers_on_one_version_exactly_one_wins(store: EventStore, project: str) -> None:
+    base = await store.append([ev(project, "a1")], expected=0)
+    attempts = [
+        store.append([ev(project, "a1", "x.a"), ev(project, "a1", "x.b")], expected=base.last_seq)
+        for _ in range(6)
+    ]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    winners = [r for r in results if isinstance(r, AppendResult)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConcurrencyError) for r in results if r not in winners)
+    assert len(await store.read_aggregate(project, "a1")) == 3
+
+
+async def test_expected_append_requires_one_aggregate(store: EventStore, project: str) -> None:
+    with pytest.raises(ValueError, match="one aggregate"):
+        await store.append([ev(project, "a1"), ev(project, "a2")], expected=0)
+
+
+async def test_aggregate_read_is_in_order_and_only_that_aggregate(store: EventStore, project: str) -> None:
+    ids = []
+    for i in range(10):
+        mine = ev(project, "mine", f"n.e{i}")
+        ids.append(mine.id)
+        await store.append([mine])
+        await store.append([ev(project, "other")])
+    stored = await store.read_aggregate(project, "mine")
+    assert [s.event.id for s in stored] == ids
+    assert [s.seq for s in stored] == sorted(s.seq for s in stored)
+
+
+async def test_aggregate_read_of_unknown_aggregate_is_empty(store: EventStore, project: str) -> None:
+    assert await store.read_aggregate(project, "nobody") == []
+
+
+async def test_filtered_read_from_a_cursor(store: EventStore, project: str) -> None:
+    events = [ev(project, f"r{i % 2}", "job.started" if i % 3 else "job.done") for i in range(12)]
+    results = await store.publish_many(events)
+    cursor = results[4].last_seq
+    got = await store.read(make_filter(project, ["job.started"], ["r1"]), after=cursor)
+    expected = [
+        e.id
+        for e, r in zip(events, results, strict=True)
+        if r.last_seq > cursor and e.type == "job.started" and e.subject == "r1"
+    ]
+    assert [s.event.id for s in got] == expected
+    assert expected
+
+
+async def test_filtered_read_from_a_time(store: EventStore, project: str) -> None:
+    await store.publish_many([ev(project, "r1", "early.e") for _ in range(3)])
+    await asyncio.sleep(0.05)
+    since = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    late = [ev(project, "r1", "late.e") for _ in range(3)]
+    await store.publish_many(late)
+    got = await store.read(make_filter(project), since=since)
+    assert [s.event.id for s in got] == [e.id for e in late]
+
+
+async def test_read_respects_limit(store: EventStore, project: str) -> None:
+    events = [ev(project, "r1") for _ in range(5)]
+    await store.publish_many(events)
+    got = await store.read(make_filter(project), after=0, limit=2)
+    assert [s.event.id for s in got] == [e.id for e in events[:2]]
+
+
+async def test_seq_at_time_finds_first_event_after(store: EventStore, project: str) -> None:
+    since = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    result = await store.append([ev(project, "r1")])
+    assert await store.seq_at_time(since) == result.last_seq
+
+
+async def test_load_folds_events_into_state(store: EventStore, project: str) -> None:
+    first = await store.append([ev(project, "c", "counter.added", data={"n": 2})], expected=0)
+    second = await store.append([ev(project, "c", "counter.added", data={"n": 3})], expected=first.last_seq)
+
+    def evolve(total: int, event: CloudEvent) -> int:
+        return total + int(event.data["n"])
+
+    state, version = await store.load(project, "c", 0, evolve)
+    assert state == 5
+    assert version == second.last_seq
+
+
+def test_fold_is_pure_left_fold() -> None:
+    events = [new_event(type="n.x", project="p", source="/s", data={"n": i}) for i in range(4)]
+    assert fold([], events, lambda acc, e: [*acc, e.data["n"]]) == [0, 1, 2, 3]
+
+
+async def test_append_of_more_than_a_batch_is_refused(store: EventStore, project: str) -> None:
+    with pytest.raises(ValueError, match="at most 1000"):
+        await store.append([ev(project, "big") for _ in range(1001)], expected=0)

@@ -1,0 +1,129 @@
+"""Ordered stream reads: complete, in order, bounded, and self-healing when the consumer vanishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from nats.aio.client import Client as NATS
+from runwire import subjects
+from runwire.envelope import new_event
+from runwire.event_store import EventStore
+from runwire.stream_reader import StoredMessage, StreamReader
+
+
+async def fill(store: EventStore, project: str, count: int, aggregate: str = "a") -> list[int]:
+    events = [new_event(type="n.e", project=project, source="/t", subject=aggregate) for _ in range(count)]
+    results = []
+    for start in range(0, count, 500):
+        results += await store.publish_many(events[start : start + 500])
+    return [r.last_seq for r in results]
+
+
+async def read_all(reader: StreamReader) -> list[StoredMessage]:
+    out: list[StoredMessage] = []
+    async with contextlib.aclosing(reader.batches()) as batches:
+        async for batch in batches:
+            out.extend(batch)
+    return out
+
+
+async def consumer_count(nc: NATS) -> int:
+    info = await nc.jetstream().stream_info("EVENTS")
+    return info.state.consumer_count
+
+
+async def test_reads_everything_in_order_then_ends(nc: NATS, store: EventStore, project: str) -> None:
+    seqs = await fill(store, project, 50)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1)
+    assert [m.seq for m in await read_all(reader)] == seqs
+
+
+async def test_an_empty_range_ends_at_once(nc: NATS, store: EventStore, project: str) -> None:
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1)
+    assert await asyncio.wait_for(read_all(reader), 5) == []
+
+
+async def test_large_read_with_a_small_buffer_completes(nc: NATS, store: EventStore, project: str) -> None:
+    seqs = await fill(store, project, 5000)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, max_buffered=64)
+    got = await asyncio.wait_for(read_all(reader), 30)
+    assert [m.seq for m in got] == seqs
+
+
+async def test_starts_after_the_given_sequence(nc: NATS, store: EventStore, project: str) -> None:
+    seqs = await fill(store, project, 10)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=seqs[6] + 1)
+    assert [m.seq for m in await read_all(reader)] == seqs[7:]
+
+
+async def test_up_to_stops_at_that_sequence(nc: NATS, store: EventStore, project: str) -> None:
+    seqs = await fill(store, project, 10)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, up_to=seqs[3])
+    assert [m.seq for m in await read_all(reader)][:4] == seqs[:4]
+
+
+async def test_follow_delivers_events_appended_later(nc: NATS, store: EventStore, project: str) -> None:
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, follow=True)
+    got: list[int] = []
+
+    async def consume() -> None:
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                got.extend(m.seq for m in batch)
+                if len(got) >= 6:
+                    return
+
+    task = asyncio.create_task(consume())
+    first = await fill(store, project, 3)
+    await asyncio.sleep(0.1)
+    second = await fill(store, project, 3)
+    await asyncio.wait_for(task, 5)
+    assert got == first + second
+
+
+async def test_closing_removes_the_server_consumer(nc: NATS, store: EventStore, project: str) -> None:
+    await fill(store, project, 5)
+    before = await consumer_count(nc)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, follow=True)
+    batches = reader.batches()
+    await anext(batches)
+    assert await consumer_count(nc) == before + 1
+    await batches.aclose()
+    for _ in range(50):
+        if await consumer_count(nc) == before:
+            break
+        await asyncio.sleep(0.02)
+    assert await consumer_count(nc) == before
+
+
+async def test_recovers_when_its_consumer_is_deleted(nc: NATS, store: EventStore, project: str) -> None:
+    reader = StreamReader(
+        nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, follow=True, heartbeat_seconds=0.2
+    )
+    got: list[int] = []
+    first = await fill(store, project, 3)
+
+    async def consume() -> None:
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                got.extend(m.seq for m in batch)
+                if len(got) >= 6:
+                    return
+
+    task = asyncio.create_task(consume())
+    while len(got) < 3:
+        await asyncio.sleep(0.01)
+    mine = subjects.project_filter(project)
+    names = [c.name async for c in _consumers(nc) if c.config.filter_subject == mine]
+    assert names
+    for name in names:
+        await nc.jetstream().delete_consumer("EVENTS", name)
+    second = await fill(store, project, 3)
+    await asyncio.wait_for(task, 10)
+    assert got == first + second
+
+
+async def _consumers(nc: NATS):  # type: ignore[no-untyped-def]
+    for info in await nc.jetstream().consumers_info("EVENTS"):
+        yield info

@@ -1,0 +1,96 @@
+"""`make run` from this checkout: everything answers, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port_block(size: int) -> int:
+    """A base port with `size` free consecutive ports after it."""
+    for base in range(18000, 30000, 17):
+        ok = True
+        for port in range(base, base + size):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in map(int, children):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_make_run_serves_readyz_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    port = free_port_block(4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
+    env |= {"RUNWIRE_DATA_DIR": str(tmp_path / "data"), "RUNWIRE_HTTP_PORT": str(port)}
+    log = (tmp_path / "run.log").open("w+")
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and make.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                    status = response.status
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, Path(log.name).read_text()
+        time.sleep(0.5)  # the banner follows readiness of every service
+        processes = descendants(make.pid)
+        assert len(processes) >= 3  # the supervisor, nats-server, the stream API
+        banner = Path(log.name).read_text()
+        assert f"http://127.0.0.1:{port}" in banner
+        assert "nats://127.0.0.1:" in banner
+        assert "dev token" in banner
+        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        make.wait(30)
+        assert [pid for pid in processes if alive(pid)] == []
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+        log.close()
