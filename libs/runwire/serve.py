@@ -1,13 +1,22 @@
-"""Running a service's Litestar app on the ASGI server runwire uses, the same way for every service."""
+"""Running a service's Litestar app on the ASGI server runwire uses, the same way for every service.
+
+On SIGTERM/SIGINT the app's shutdown hooks run first (streams send their close frames and end),
+then the server stops accepting, drains what is left and runs the lifespan shutdown.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from litestar import Litestar
 
 from runwire.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -16,6 +25,41 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def add_shutdown_hook(app: Litestar, hook: Callable[[], None]) -> None:
+    """Register `hook` to run (in the event loop) as soon as the server is asked to stop."""
+    hooks: list[Callable[[], None]] = app.state.setdefault("shutdown_hooks", [])
+    hooks.append(hook)
+
+
+def run_shutdown_hooks(app: Litestar) -> None:
+    """Run the registered hooks now (call from the event loop's thread)."""
+    for hook in app.state.get("shutdown_hooks", []):
+        try:
+            hook()
+        except Exception:
+            log.exception("shutdown hook failed")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling the app that shutdown began before it stops accepting connections."""
+
+    def __init__(self, config: uvicorn.Config, app: Litestar) -> None:
+        super().__init__(config)
+        self._app = app
+        self._hooks_ran = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self._hooks_ran:
+            self._hooks_ran = True
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                loop.call_soon_threadsafe(run_shutdown_hooks, self._app)
+        super().handle_exit(sig, frame)
 
 
 def serve(app: Litestar, settings: Settings, port: int) -> None:
@@ -32,5 +76,6 @@ def serve(app: Litestar, settings: Settings, port: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         server_header=False,
+        backlog=4096,
     )
-    uvicorn.Server(config).run()
+    _Server(config, app).run()

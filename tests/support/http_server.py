@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import uvicorn
 from litestar import Litestar
 
+from runwire.serve import run_shutdown_hooks
+
 
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to pytest."""
@@ -42,5 +44,6 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        run_shutdown_hooks(app)
         server.should_exit = True
         await task

@@ -7,34 +7,62 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.problems import exception_handlers
-from runwire.settings import Settings
+from runwire.serve import add_shutdown_hook
+from runwire.settings import Settings, SettingsError
 
+from runwire_stream_api.fanout import Hub
 from runwire_stream_api.health import healthz, metrics, readyz
 from runwire_stream_api.metrics import StreamMetrics
+from runwire_stream_api.polling import poll_events
+from runwire_stream_api.publish import publish_events
 from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.sse import stream_sse
+from runwire_stream_api.websocket import stream_ws
 
 
 def create_app(settings: Settings) -> Litestar:
     """A stream API instance for these settings (NATS is connected in the lifespan)."""
+    if not settings.auth_secret:
+        raise SettingsError("RUNWIRE_AUTH_SECRET is required by the stream API (make run sets a dev secret)")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         nc = await connect_nats(settings.nats_servers, "runwire-stream-api")
         store = EventStore(nc)
         await store.ensure_stream(stream_settings(settings))
-        app.state.runtime = Runtime(settings=settings, nc=nc, store=store, metrics=StreamMetrics())
-        app.state.auth_secret = settings.auth_secret
+        stream_metrics = StreamMetrics()
+        hub = Hub(nc, store, stream_metrics)
+        await hub.start()
+        runtime = Runtime(settings=settings, nc=nc, store=store, metrics=stream_metrics, hub=hub)
+        app.state.runtime = runtime
+        add_shutdown_hook(app, runtime.begin_shutdown)
         try:
             yield
         finally:
+            runtime.begin_shutdown()
+            await hub.stop()
             await nc.drain()
 
-    return Litestar(
-        route_handlers=[healthz, readyz, metrics],
+    app = Litestar(
+        route_handlers=[healthz, readyz, metrics, stream_sse, stream_ws, poll_events, publish_events],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
-        openapi_config=OpenAPIConfig(title="runwire stream API", version="0.1.0"),
+        openapi_config=OpenAPIConfig(
+            title="runwire stream API",
+            version="0.1.0",
+            description=(
+                "Filtered, ordered, resumable streams of runwire's CloudEvents over SSE, WebSocket "
+                "(`/v1/projects/{project}/events/ws`, same parameters as SSE) and polling, and HTTP publish."
+            ),
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"bearer": []}],
+        ),
     )
+    app.state.auth_secret = settings.auth_secret
+    return app

@@ -47,5 +47,4 @@ async def readyz(state: State) -> dict[str, object]:
 def metrics(state: State) -> Response[bytes]:
     """Prometheus text exposition of the stream API's counters, gauges and histograms."""
     runtime: Runtime = state.runtime
-    runtime.metrics.nats_connected.set(1 if runtime.nc.is_connected else 0)
     return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)

@@ -2,20 +2,72 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+TRANSPORTS = ("sse", "ws", "poll")
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the `_created` samples double the exposition for no reader's benefit
 
 
 class StreamMetrics:
-    """Counters and gauges the stream API exports at /metrics."""
+    """Counters and gauges exported at /metrics; gauges of live state are read at scrape time."""
 
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.nats_connected = Gauge(
-            "runwire_nats_connected", "1 when the NATS connection is up", registry=self.registry
+        r = self.registry = CollectorRegistry()
+        self.nats_connected = Gauge("runwire_nats_connected", "1 when the NATS connection is up", registry=r)
+        self.connections = Gauge(
+            "runwire_stream_connections", "Open streams by transport", ["transport"], registry=r
         )
+        self.events_in = Counter(
+            "runwire_stream_events_in", "Events read from the live tail of EVENTS", registry=r
+        )
+        self.deliveries = Counter(
+            "runwire_stream_deliveries", "Events written to clients, by transport", ["transport"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "runwire_stream_queue_depth", "Events queued for clients, summed over clients", registry=r
+        )
+        self.catch_up_clients = Gauge(
+            "runwire_stream_catch_up_clients",
+            "Clients reading from JetStream instead of the fan-out",
+            registry=r,
+        )
+        self.catch_ups = Counter(
+            "runwire_stream_catch_ups",
+            "Times a client started reading from JetStream (replay on connect or falling behind)",
+            ["transport"],
+            registry=r,
+        )
+        self.published = Counter(
+            "runwire_publish_events", "Events accepted by HTTP publish, by result", ["result"], registry=r
+        )
+        self.publish_rejected = Counter(
+            "runwire_publish_rejected", "HTTP publish requests refused, by reason", ["reason"], registry=r
+        )
+        self.connections_refused = Counter(
+            "runwire_stream_connections_refused", "Streams refused, by reason", ["reason"], registry=r
+        )
+        self.invalid_events = Counter(
+            "runwire_stream_invalid_events",
+            "Stored messages skipped because they are not a JSON object (raw NATS producers)",
+            registry=r,
+        )
+        for transport in TRANSPORTS:
+            self.connections.labels(transport)
+            self.deliveries.labels(transport)
+            self.catch_ups.labels(transport)
+        self._collectors: list[Callable[[], None]] = []
+
+    def on_scrape(self, collect: Callable[[], None]) -> None:
+        """Run `collect` before each render, to set gauges from live state."""
+        self._collectors.append(collect)
 
     def render(self) -> bytes:
+        for collect in self._collectors:
+            collect()
         return generate_latest(self.registry)

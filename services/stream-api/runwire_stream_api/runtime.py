@@ -1,21 +1,84 @@
-"""What one stream API instance holds while it runs: its NATS connection, store and metrics."""
+"""What one stream API instance holds while it runs: its NATS connection, store, fan-out and clients.
+
+Nothing here needs to survive a restart: clients resume from their cursors on any instance.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 from runwire.event_store import EventStore
+from runwire.filters import EventFilter
+from runwire.problems import ProblemError
 from runwire.settings import Settings
 
+from runwire_stream_api.client_stream import ClientStream
+from runwire_stream_api.fanout import Hub
 from runwire_stream_api.metrics import StreamMetrics
 
 
 @dataclass
 class Runtime:
-    """Created by the app's lifespan; nothing in it needs to survive a restart."""
+    """Created by the app's lifespan."""
 
     settings: Settings
     nc: NATS
     store: EventStore
     metrics: StreamMetrics
+    hub: Hub
+    clients: set[ClientStream] = field(default_factory=set)
+    shutting_down: bool = False
+
+    def __post_init__(self) -> None:
+        self.metrics.on_scrape(self._collect)
+
+    def open_client(self, event_filter: EventFilter, after: int, transport: str) -> ClientStream:
+        """A new stream client, or 503 + Retry-After when the instance is full or stopping."""
+        if self.shutting_down:
+            self.metrics.connections_refused.labels("shutdown").inc()
+            raise ProblemError(
+                503,
+                "server is shutting down; reconnect",
+                kind="unavailable",
+                title="Service Unavailable",
+                headers={"Retry-After": "1"},
+            )
+        if len(self.clients) >= self.settings.max_connections:
+            self.metrics.connections_refused.labels("limit").inc()
+            raise ProblemError(
+                503,
+                f"this instance serves at most {self.settings.max_connections} streams; retry shortly",
+                kind="too-many-connections",
+                title="Service Unavailable",
+                headers={"Retry-After": "5"},
+            )
+        client = ClientStream(
+            self.hub,
+            self.store,
+            event_filter,
+            after=after,
+            queue_limit=self.settings.client_queue_events,
+            transport=transport,
+        )
+        self.clients.add(client)
+        self.metrics.connections.labels(transport).inc()
+        return client
+
+    def release(self, client: ClientStream) -> None:
+        """Forget a finished client (idempotent)."""
+        client.close()
+        if client in self.clients:
+            self.clients.remove(client)
+            self.metrics.connections.labels(client.transport).dec()
+
+    def begin_shutdown(self) -> None:
+        """Refuse new streams and tell every open one to close (SSE `close`, WebSocket 1001)."""
+        self.shutting_down = True
+        for client in list(self.clients):
+            client.shutdown()
+
+    def _collect(self) -> None:
+        self.metrics.nats_connected.set(1 if self.nc.is_connected else 0)
+        self.metrics.queue_depth.set(sum(c.queued for c in self.clients))
+        self.metrics.catch_up_clients.set(sum(1 for c in self.clients if c.catching_up))

@@ -1,0 +1,245 @@
+"""One client's view of the stream: replay, then live fan-out, dropping to catch-up when it lags.
+
+The client keeps `position`: every event of its filter up to that stream sequence has been handed
+over, so the next one it may receive is above it. Reading from JetStream and the live queue are
+joined at an exact sequence boundary: the client attaches to the fan-out at hub position P (the
+queue then holds every matching event after P), reads the stream up to P, and drops queued events
+at or below its position. Nothing is skipped and nothing is handed over twice. A full queue does
+not disconnect a slow client: it detaches and reads from JetStream from its position again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from runwire.event_store import EventStore
+from runwire.filters import EventFilter
+from runwire.stream_reader import StreamReader
+from runwire.subjects import parse_unchecked
+
+from runwire_stream_api.frames import EventFrames, single_line_json
+
+if TYPE_CHECKING:
+    from runwire_stream_api.fanout import Hub
+
+CATCH_UP_BUFFER: Final = 1024
+
+
+class Control:
+    """A signal in a client's item stream that is not an event."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+HEARTBEAT: Final = Control("heartbeat")
+CLOSE: Final = Control("close")
+IDLE: Final = Control("idle")
+
+
+class Reset(NamedTuple):
+    """Events after `requested` were removed by retention; delivery resumes at `earliest`."""
+
+    earliest: int
+    requested: int
+
+
+Item = list[EventFrames] | Reset | Control
+
+
+class ClientStream:
+    """Ordered, gap-free, duplicate-free delivery of one filter, from `after` onwards."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        store: EventStore,
+        event_filter: EventFilter,
+        *,
+        after: int,
+        queue_limit: int,
+        transport: str,
+    ) -> None:
+        self.hub = hub
+        self.store = store
+        self.event_filter = event_filter
+        self.transport = transport
+        self.position = after
+        self._server_filter = event_filter.subjects()
+        self._queue: deque[EventFrames] = deque()
+        self._queue_limit = queue_limit
+        self._last_offered = 0
+        self._wake = asyncio.Event()
+        self._attached = False
+        self._overflowed = False
+        self._closed = False
+        self._shutting_down = False
+        self.catching_up = False
+
+    # ------------------------------------------------------------------ called by the fan-out
+
+    def offer(self, frames: object) -> None:
+        """Hand over a live event (never blocks): queue it, or detach if the queue is full."""
+        assert isinstance(frames, EventFrames)
+        if frames.seq <= self._last_offered:
+            return  # the same event through a second matching index entry
+        self._last_offered = frames.seq
+        if len(self._queue) >= self._queue_limit:
+            self._overflowed = True
+            self._detach()
+        else:
+            self._queue.append(frames)
+        self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """The client went away: leave the fan-out at once and end the item stream."""
+        self._closed = True
+        self._detach()
+        self._wake.set()
+
+    def shutdown(self) -> None:
+        """The server is stopping: end with a CLOSE item so the client knows to reconnect."""
+        self._shutting_down = True
+        self._wake.set()
+
+    def _attach(self) -> int:
+        position = self.hub.attach(self)
+        self._attached = True
+        self._last_offered = position
+        return position
+
+    def _detach(self) -> None:
+        if self._attached:
+            self._attached = False
+            self.hub.detach(self)
+
+    async def wait(self, seconds: float) -> None:
+        """Wait up to `seconds` for a live event (or a close); used by long-polls between IDLE items."""
+        if self._queue or self._closed or self._shutting_down:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    # ------------------------------------------------------------------ the item stream
+
+    async def items(self, *, heartbeat: float | None = None) -> AsyncGenerator[Item, None]:
+        """Batches of events in stream order, with controls.
+
+        When live and idle it yields HEARTBEAT every `heartbeat` seconds, or IDLE at once when
+        `heartbeat` is None (the caller then waits with `wait()` or stops).
+        """
+        try:
+            while not self._closed:
+                if self._shutting_down:
+                    yield CLOSE
+                    return
+                if not self._attached:
+                    async for item in self._catch_up():
+                        yield item
+                    continue
+                if not self._queue and not self._overflowed:
+                    if heartbeat is None:
+                        yield IDLE
+                        continue
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), heartbeat)
+                    except TimeoutError:
+                        yield HEARTBEAT
+                    continue
+                batch = self._drain()
+                if batch:
+                    yield batch
+                if self._overflowed:
+                    self._overflowed = False  # already detached: catch up from the position
+        finally:
+            self._detach()
+            self.catching_up = False
+
+    def _drain(self) -> list[EventFrames]:
+        queue, self._queue = self._queue, deque()
+        position = self.position
+        batch = [frames for frames in queue if frames.seq > position]
+        if batch:
+            self.position = batch[-1].seq
+        return batch
+
+    async def _catch_up(self) -> AsyncGenerator[Item, None]:
+        """Read from JetStream until level with the fan-out, then attach at the exact boundary."""
+        self.catching_up = True
+        self.hub.metrics.catch_ups.labels(self.transport).inc()
+        try:
+            bounds = await self.store.bounds()
+            if self.position < bounds.first_seq - 1:
+                yield Reset(earliest=bounds.first_seq, requested=self.position)
+                self.position = bounds.first_seq - 1
+            # Bulk of the backlog without holding a queue, then the last stretch attached.
+            target = self.hub.position
+            if self.position < target:
+                async for batch in self._read(target):
+                    yield batch
+            if self._closed or self._shutting_down:
+                return
+            boundary = self._attach()
+            if self.position < boundary:
+                async for batch in self._read(boundary):
+                    yield batch
+            self.position = max(self.position, boundary)
+        finally:
+            self.catching_up = False
+
+    async def _read(self, up_to: int) -> AsyncGenerator[list[EventFrames], None]:
+        """Matching stored events in (position, up_to]; afterwards position >= up_to."""
+        reader = StreamReader(
+            self.store.nc,
+            self.store.stream,
+            self._server_filter,
+            start_seq=self.position + 1,
+            up_to=up_to,
+            max_buffered=CATCH_UP_BUFFER,
+        )
+        matches = self.event_filter.matches
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for messages in batches:
+                batch: list[EventFrames] = []
+                for message in messages:
+                    if message.seq <= self.position:
+                        continue
+                    subject = parse_unchecked(message.subject)
+                    if not matches(subject):
+                        continue
+                    data = single_line_json(message.data)
+                    if data is None:
+                        continue
+                    batch.append(
+                        EventFrames(
+                            message.seq,
+                            subject.project,
+                            subject.aggregate,
+                            subject.type,
+                            data,
+                            message.stored_ns,
+                        )
+                    )
+                if batch:
+                    self.position = batch[-1].seq
+                    yield batch
+                if self._closed or self._shutting_down:
+                    return
+        self.position = max(self.position, up_to)

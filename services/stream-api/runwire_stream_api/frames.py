@@ -1,0 +1,92 @@
+"""Wire frames: an event's SSE, WebSocket and polling encodings, built once and shared by reference.
+
+An `EventFrames` is made once per stored event that reaches this instance; every client whose
+filter matches gets the same object, and each encoding is built the first time a client needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+from runwire.cursor import format_cursor
+
+HEARTBEAT: Final = b": heartbeat\n\n"
+SSE_PREAMBLE: Final = b"retry: 2000\n: connected\n\n"
+SSE_CLOSE: Final = b'event: close\ndata: {"reason":"server shutting down; reconnect with Last-Event-ID"}\n\n'
+
+_json = msgspec.json.Encoder()
+
+
+def single_line_json(data: bytes) -> bytes | None:
+    """The payload as one line of JSON (SSE `data:` cannot span lines); None if it is not JSON.
+
+    Events written through runwire are already compact; only raw NATS producers may need this.
+    """
+    if b"\n" not in data and b"\r" not in data:
+        return data if data[:1] == b"{" else _object_or_none(data)
+    return _object_or_none(data)
+
+
+def _object_or_none(data: bytes) -> bytes | None:
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    return _json.encode(value) if isinstance(value, dict) else None
+
+
+class EventFrames:
+    """One stored event and its encodings for each transport, built lazily, at most once each."""
+
+    __slots__ = ("_item", "_sse", "_ws", "aggregate", "data", "project", "seq", "stored_ns", "type")
+
+    def __init__(
+        self, seq: int, project: str, aggregate: str, type_: str, data: bytes, stored_ns: int
+    ) -> None:
+        self.seq = seq
+        self.project = project
+        self.aggregate = aggregate
+        self.type = type_
+        self.data = data
+        self.stored_ns = stored_ns
+        self._sse: bytes | None = None
+        self._item: bytes | None = None
+        self._ws: str | None = None
+
+    @property
+    def cursor(self) -> str:
+        return format_cursor(self.seq)
+
+    @property
+    def sse(self) -> bytes:
+        """`id:` cursor, `event:` CloudEvent type, `data:` the CloudEvent JSON."""
+        if self._sse is None:
+            self._sse = b"id: %d\nevent: %s\ndata: %s\n\n" % (self.seq, self.type.encode(), self.data)
+        return self._sse
+
+    @property
+    def item(self) -> bytes:
+        """`{"id": cursor, "event": {CloudEvent}}`: a polling item and a WebSocket message."""
+        if self._item is None:
+            self._item = b'{"id":"%d","event":%s}' % (self.seq, self.data)
+        return self._item
+
+    @property
+    def ws(self) -> str:
+        """The WebSocket text message (ASGI wants text frames as str)."""
+        if self._ws is None:
+            self._ws = self.item.decode()
+        return self._ws
+
+
+def sse_reset(earliest: int, requested: int) -> bytes:
+    """Told when a cursor is older than retention: events after it were removed, never a silent gap."""
+    body = _json.encode({"earliest": format_cursor(earliest), "requested": format_cursor(requested)})
+    return b"event: reset\ndata: %s\n\n" % body
+
+
+def ws_reset(earliest: int, requested: int) -> str:
+    return _json.encode(
+        {"reset": {"earliest": format_cursor(earliest), "requested": format_cursor(requested)}}
+    ).decode()

@@ -1,0 +1,104 @@
+"""HTTP publish: `POST /v1/projects/{project}/events` with one CloudEvent or a JSON array of them.
+
+For producers that cannot speak NATS. Events are validated whole before any is stored, stored in
+the given order, and deduplicated by `id`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from runwire.auth import project_guard
+from runwire.cursor import format_cursor
+from runwire.envelope import CloudEvent, EnvelopeError, decode_events
+from runwire.event_store import StoreError
+from runwire.problems import ProblemError, invalid_field
+
+from runwire_stream_api.runtime import Runtime
+
+MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+MAX_EVENTS: Final = 1000
+
+
+class Accepted(msgspec.Struct):
+    """Where one published event was stored; `duplicate` when its id was already stored."""
+
+    id: str
+    cursor: str
+    duplicate: bool
+
+
+class PublishResult(msgspec.Struct):
+    events: list[Accepted]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _stamp(event: CloudEvent, now: datetime) -> CloudEvent:
+    """Fill in `time` when the producer left it out: the publish time that latency is measured from."""
+    if event.time is not None:
+        return event
+    return msgspec.structs.replace(event, time=now)
+
+
+@post(
+    "/v1/projects/{project:str}/events",
+    guards=[project_guard],
+    summary="Publish events",
+    description=(
+        "Body: one CloudEvent (runwire envelope) or a JSON array of up to 1000. Every event's "
+        "`project` must be the path's project. Answers 202 with each event's cursor; an `id` already "
+        "stored within the dedup window is reported as `duplicate` and stored once."
+    ),
+    tags=["publish"],
+    status_code=202,
+    request_max_body_size=MAX_BODY_BYTES,
+    responses={202: ResponseSpec(data_container=PublishResult, description="Stored")},
+)
+async def publish_events(project: str, state: State, request: Request[None, None, State]) -> Response[bytes]:
+    runtime: Runtime = state.runtime
+    body = await request.body()
+    try:
+        events, was_array = decode_events(body)
+    except EnvelopeError as exc:
+        runtime.metrics.publish_rejected.labels("invalid").inc()
+        raise invalid_field(exc.pointer, exc.message, source="body") from exc
+    if len(events) > MAX_EVENTS:
+        raise invalid_field(
+            "body", f"at most {MAX_EVENTS} events per request, got {len(events)}", source="body"
+        )
+    for index, event in enumerate(events):
+        if event.project != project:
+            runtime.metrics.publish_rejected.labels("project").inc()
+            pointer = f"[{index}].project" if was_array else "project"
+            raise invalid_field(
+                pointer, f"is {event.project!r} but the path's project is {project!r}", source="body"
+            )
+    now = datetime.now(UTC)
+    stamped = [_stamp(event, now) for event in events]
+    try:
+        results = await runtime.store.publish_many(stamped)
+    except StoreError as exc:
+        runtime.metrics.publish_rejected.labels("store").inc()
+        raise ProblemError(
+            503 if exc.retryable else 502,
+            f"the event store did not take the events: {exc}",
+            kind="store-unavailable",
+            title="Event store unavailable",
+            headers={"Retry-After": "1"} if exc.retryable else None,
+        ) from exc
+    accepted = [
+        Accepted(id=event.id, cursor=format_cursor(result.last_seq), duplicate=result.duplicate)
+        for event, result in zip(stamped, results, strict=True)
+    ]
+    duplicates = sum(1 for a in accepted if a.duplicate)
+    runtime.metrics.published.labels("stored").inc(len(accepted) - duplicates)
+    if duplicates:
+        runtime.metrics.published.labels("duplicate").inc(duplicates)
+    return Response(_encoder.encode(PublishResult(accepted)), status_code=202, media_type="application/json")

@@ -1,0 +1,105 @@
+"""Server-Sent Events: `GET /v1/projects/{project}/events/stream`.
+
+The response is a small ASGI app of its own rather than a generator: it owns the disconnect
+listener and the cleanup, so a client that goes away frees its queue and any JetStream consumer
+at once, and no generator is left suspended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from litestar import get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.types import Receive, Scope, Send
+from runwire.auth import project_guard
+
+from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
+from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
+from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
+from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
+
+SSE_HEADERS: Final = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class SSEResponse:
+    """Streams one client's items as SSE frames until it disconnects or the server stops."""
+
+    def __init__(self, runtime: Runtime, client: ClientStream) -> None:
+        self.runtime = runtime
+        self.client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = self.client
+        listener = asyncio.create_task(self._listen(receive))
+        items = client.items(heartbeat=self.runtime.settings.heartbeat_seconds)
+        deliveries = self.runtime.metrics.deliveries.labels("sse")
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
+            async for item in items:
+                if isinstance(item, list):
+                    body = b"".join([frames.sse for frames in item])
+                    deliveries.inc(len(item))
+                elif item is HEARTBEAT:
+                    body = HEARTBEAT_FRAME
+                elif isinstance(item, Reset):
+                    body = sse_reset(item.earliest, item.requested)
+                elif item is CLOSE:
+                    await send({"type": "http.response.body", "body": SSE_CLOSE, "more_body": False})
+                    return
+                else:
+                    continue
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            if not listener.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the socket is gone; the cleanup below is all that is left to do
+        finally:
+            self.runtime.release(client)
+            listener.cancel()
+            await asyncio.shield(items.aclose())
+
+    async def _listen(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.client.close()
+                return
+
+
+@get(
+    "/v1/projects/{project:str}/events/stream",
+    guards=[project_guard],
+    dependencies={"stream_request": Provide(provide_stream_request)},
+    summary="Stream events (Server-Sent Events)",
+    description=(
+        "Each event is an SSE message: `id:` its cursor, `event:` its CloudEvent type, `data:` the "
+        "CloudEvent JSON. A `: heartbeat` comment is sent when idle. `event: reset` says events after "
+        "the requested cursor were removed by retention and names the earliest cursor; `event: close` "
+        "says the server is stopping (reconnect with Last-Event-ID)."
+    ),
+    tags=["streams"],
+    responses={
+        200: ResponseSpec(
+            data_container=str,
+            media_type="text/event-stream",
+            description="An endless event stream",
+            examples=[Example(value="id: 42\nevent: workflow.node.completed\ndata: {...}\n\n")],
+        )
+    },
+    include_in_schema=True,
+)
+async def stream_sse(state: State, stream_request: StreamRequest) -> SSEResponse:
+    runtime: Runtime = state.runtime
+    client = runtime.open_client(stream_request.event_filter, stream_request.after, "sse")
+    return SSEResponse(runtime, client)

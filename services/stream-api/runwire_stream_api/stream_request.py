@@ -1,0 +1,97 @@
+"""The query parameters every stream transport shares: the filter and where to start."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar.datastructures import State
+from litestar.params import Parameter
+from runwire.filters import EventFilter, FilterError, parse_filter
+from runwire.problems import invalid_field
+
+from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.start_position import resolve_start
+
+
+class StreamRequest(msgspec.Struct, frozen=True):
+    """A validated stream request: deliver events matching `event_filter` after sequence `after`."""
+
+    event_filter: EventFilter
+    after: int
+
+
+FromParam = Annotated[
+    str,
+    Parameter(
+        query="from",
+        description="Where to start without a cursor: `earliest` (replay all) or `latest` (live only)",
+    ),
+]
+TypesParam = Annotated[
+    str | None,
+    Parameter(description="Comma list of type patterns, NATS wildcards: `workflow.>`, `agent.step.*`"),
+]
+AggregatesParam = Annotated[str | None, Parameter(description="Comma list of aggregate ids (run/job ids)")]
+CursorParam = Annotated[
+    str | None, Parameter(description="Resume after this cursor (the `id` of the last event received)")
+]
+SinceParam = Annotated[
+    str | None, Parameter(description="Start at the first event stored at or after this RFC 3339 time")
+]
+HeaderCursorParam = Annotated[
+    str | None,
+    Parameter(header="Last-Event-ID", description="Resume cursor; wins over every query parameter"),
+]
+
+
+async def build_stream_request(
+    runtime: Runtime,
+    project: str,
+    *,
+    types: str | None,
+    aggregates: str | None,
+    last_event_id: str | None,
+    since: str | None,
+    from_: str,
+    header_cursor: str | None,
+) -> StreamRequest:
+    """Validate every stream parameter (400 naming it) and resolve the start position."""
+    try:
+        event_filter = parse_filter(project, types, aggregates)
+    except FilterError as exc:
+        raise invalid_field(exc.field, exc.message) from exc
+    if from_ not in ("earliest", "latest"):
+        raise invalid_field("from", f"must be `earliest` or `latest`, got {from_!r}")
+    start_from: Literal["earliest", "latest"] = "earliest" if from_ == "earliest" else "latest"
+    start = await resolve_start(
+        runtime.store,
+        header_cursor=header_cursor,
+        last_event_id=last_event_id,
+        since=since,
+        from_=start_from,
+    )
+    return StreamRequest(event_filter, start.after)
+
+
+async def provide_stream_request(
+    state: State,
+    project: str,
+    types: TypesParam = None,
+    aggregates: AggregatesParam = None,
+    last_event_id: CursorParam = None,
+    since: SinceParam = None,
+    from_: FromParam = "latest",
+    last_event_id_header: HeaderCursorParam = None,
+) -> StreamRequest:
+    """Litestar dependency: the validated StreamRequest of an HTTP stream or poll."""
+    return await build_stream_request(
+        state.runtime,
+        project,
+        types=types,
+        aggregates=aggregates,
+        last_event_id=last_event_id,
+        since=since,
+        from_=from_,
+        header_cursor=last_event_id_header,
+    )

@@ -1,0 +1,133 @@
+"""WebSocket streams: `GET /v1/projects/{project}/events/ws`, one text message per event.
+
+Each message is `{"id": cursor, "event": {CloudEvent}}`; the same query parameters as SSE. Requests
+that fail auth or validation are refused before the upgrade with a real HTTP status and a
+problem+json body (ASGI websocket denial response), or, where the server lacks that, a close code
+4000 + status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
+from runwire.auth import authenticate, authorize
+from runwire.problems import PROBLEM_JSON, Problem, ProblemError
+
+from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
+from runwire_stream_api.frames import ws_reset
+from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.stream_request import build_stream_request
+
+GOING_AWAY = 1001
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], exc: ProblemError) -> None:
+    """Answer the upgrade with the problem as an HTTP response (or a 4xxx close)."""
+    await socket.receive()  # websocket.connect
+    problem = Problem(
+        type="urn:runwire:problem:" + exc.kind,
+        title=exc.title,
+        status=exc.status_code,
+        detail=exc.detail,
+        instance=socket.url.path,
+        field=exc.field,
+        errors=exc.errors,
+    )
+    if "websocket.http.response" in (socket.scope.get("extensions") or {}):
+        headers = [(b"content-type", PROBLEM_JSON.encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+        start: WebSocketResponseStartEvent = {
+            "type": "websocket.http.response.start",
+            "status": exc.status_code,
+            "headers": headers,
+        }
+        body: WebSocketResponseBodyEvent = {
+            "type": "websocket.http.response.body",
+            "body": msgspec.json.encode(problem),
+            "more_body": False,
+        }
+        await socket.send(start)
+        await socket.send(body)
+    else:
+        await socket.send(
+            {"type": "websocket.close", "code": 4000 + exc.status_code, "reason": exc.detail[:120]}
+        )
+
+
+@websocket("/v1/projects/{project:str}/events/ws")
+async def stream_ws(
+    socket: WebSocket[Any, Any, Any],
+    project: str,
+    types: str | None = None,
+    aggregates: str | None = None,
+    last_event_id: str | None = None,
+    since: str | None = None,
+) -> None:
+    """Stream events over a WebSocket; auth by bearer header or `access_token`."""
+    runtime: Runtime = socket.app.state.runtime
+    query = socket.query_params
+    try:
+        principal = authenticate(socket.app.state.auth_secret, socket.headers, query)
+        authorize(principal, project)
+        request = await build_stream_request(
+            runtime,
+            project,
+            types=types,
+            aggregates=aggregates,
+            last_event_id=last_event_id,
+            since=since,
+            from_=query.get("from", "latest"),
+            header_cursor=socket.headers.get("last-event-id"),
+        )
+        client = runtime.open_client(request.event_filter, request.after, "ws")
+    except ProblemError as exc:
+        await _refuse(socket, exc)
+        return
+    await _serve(socket, runtime, client)
+
+
+async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, client: ClientStream) -> None:
+    items = client.items(heartbeat=runtime.settings.heartbeat_seconds)
+    listener: asyncio.Task[None] | None = None
+    deliveries = runtime.metrics.deliveries.labels("ws")
+    send = socket.send
+    try:
+        await socket.accept()
+        listener = asyncio.create_task(_listen(socket, client))
+        async for item in items:
+            if isinstance(item, list):
+                for frames in item:
+                    await send({"type": "websocket.send", "bytes": None, "text": frames.ws})
+                deliveries.inc(len(item))
+            elif isinstance(item, Reset):
+                await send(
+                    {"type": "websocket.send", "bytes": None, "text": ws_reset(item.earliest, item.requested)}
+                )
+            elif item is CLOSE:
+                await socket.close(GOING_AWAY, "server shutting down; reconnect with last_event_id")
+                return
+            elif item is HEARTBEAT:
+                continue  # the server's WebSocket pings keep the connection alive
+    except (WebSocketDisconnect, OSError):
+        pass
+    finally:
+        runtime.release(client)
+        if listener is not None:
+            listener.cancel()
+        await asyncio.shield(items.aclose())
+
+
+async def _listen(socket: WebSocket[Any, Any, Any], client: ClientStream) -> None:
+    """Read (and ignore) client messages until it disconnects, then end its stream."""
+    with contextlib.suppress(Exception):
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+    client.close()
