@@ -1,0 +1,69 @@
+"""The ingest service's Litestar application and the runtime its lifespan owns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+
+from runwire.aggregate import EventCodec, Repository
+from runwire.background import KeyedTasks
+from runwire.chunk_store import ChunkStore
+from runwire.commands import CommandServer
+from runwire.service_app import ServiceContext, domain_service_app
+from runwire.settings import Settings
+from runwire_ingest.api import CancelJobCommand, CreateJobCommand
+from runwire_ingest.config import IngestConfig, load_config
+from runwire_ingest.domain.events import SOURCE, JobEvent
+from runwire_ingest.domain.state import evolve, initial
+from runwire_ingest.processor import JobProcessor
+from runwire_ingest.routes import JobsController
+from runwire_ingest.service import IngestService
+
+PORT_OFFSET = 1
+# Room for the JSON or multipart framing around the largest document.
+BODY_SLACK_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings, config: IngestConfig | None = None) -> Litestar:
+    """An ingest service for these settings; tunables default to RUNWIRE_INGEST_* variables."""
+    tunables = config or load_config()
+
+    @asynccontextmanager
+    async def runtime(context: ServiceContext) -> AsyncIterator[IngestService]:
+        repo = Repository(context.store, EventCodec[JobEvent](JobEvent, SOURCE), initial, evolve)
+        chunk_store = await ChunkStore.open(context.nc)
+        tasks = KeyedTasks("ingest")
+        service = IngestService(
+            repo=repo,
+            chunk_store=chunk_store,
+            config=tunables,
+            processor=JobProcessor(repo, chunk_store, tunables),
+            tasks=tasks,
+        )
+        commands = CommandServer(context.nc, "ingest")
+        await commands.handle("create", CreateJobCommand, service.on_create_command)
+        await commands.handle("cancel", CancelJobCommand, service.on_cancel_command)
+        if tunables.recover:
+            await service.recover()
+        try:
+            yield service
+        finally:
+            await commands.close()
+            await tasks.close()
+
+    limit = tunables.max_document_bytes + BODY_SLACK_BYTES
+    return domain_service_app(
+        settings,
+        name="ingest",
+        title="runwire ingest API",
+        description="Event-sourced document ingest jobs: every change is an `ingest.job.*` CloudEvent.",
+        route_handlers=[JobsController],
+        runtime=runtime,
+        request_max_body_size=limit,
+        body_limit_detail=(
+            f"the request body is larger than {limit} bytes; documents may be at most "
+            f"{tunables.max_document_bytes} bytes (RUNWIRE_INGEST_MAX_DOCUMENT_BYTES)"
+        ),
+    )

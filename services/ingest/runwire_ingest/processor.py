@@ -1,0 +1,104 @@
+"""The ingest pipeline: PREPROCESSING, CHUNKING, INDEXING, recorded as events as it goes.
+
+It always starts from the job's events, so the same code runs a new job and resumes one after a
+restart (earlier stages are re-derived and record nothing; indexing continues from its count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+from datetime import UTC, datetime
+
+import msgspec
+
+from runwire.aggregate import Repository
+from runwire.chunk_store import BUCKET, ChunkStore
+from runwire.rejections import Rejected
+from runwire_ingest.config import IngestConfig
+from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
+from runwire_ingest.domain.decide import decide
+from runwire_ingest.domain.events import Counts, JobEvent, Stage
+from runwire_ingest.domain.state import Job
+from runwire_ingest.domain.text import normalise, split
+
+log = logging.getLogger(__name__)
+
+PREPROCESSED_PROGRESS = 0.05
+CHUNKED_PROGRESS = 0.1
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclasses.dataclass
+class JobProcessor:
+    """Runs jobs through the pipeline; cancellation is noticed between chunks."""
+
+    repo: Repository[Job, JobEvent]
+    chunks: ChunkStore
+    config: IngestConfig
+
+    async def run(self, project: str, job_id: str) -> None:
+        """Process a job from wherever its events say it got to, until it is terminal."""
+        try:
+            await self._process(project, job_id)
+        except Rejected as exc:
+            log.info("ingest job %s/%s stopped: %s", project, job_id, exc.detail)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("ingest job %s/%s failed", project, job_id)
+            with contextlib.suppress(Rejected):
+                await self._execute(project, job_id, FailJob(error=f"{type(exc).__name__}: {exc}", at=now()))
+
+    async def _execute(self, project: str, job_id: str, command: JobCommand) -> Job:
+        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job))
+        return outcome.state
+
+    async def _record(self, job: Job, stage: Stage, progress: float, counts: Counts) -> Job:
+        command = RecordProgress(stage=stage, progress=round(progress, 4), counts=counts, at=now())
+        return await self._execute(job.project, job.id, command)
+
+    def _stopped(self, job: Job) -> bool:
+        """Whether this process has seen the job end (a cancel served here lands in the cache)."""
+        cached = self.repo.cached(job.project, job.id)
+        return cached is not None and cached.state.terminal
+
+    async def _process(self, project: str, job_id: str) -> None:
+        job = (await self.repo.load(project, job_id)).state
+        if not job.exists or job.terminal:
+            return
+        text = normalise(job.text)
+        if not text:
+            await self._execute(
+                project, job_id, FailJob(error="the document is empty after normalisation", at=now())
+            )
+            return
+        counts = Counts(characters=len(text))
+        job = await self._record(job, "PREPROCESSING", PREPROCESSED_PROGRESS, counts)
+        await asyncio.sleep(self.config.stage_delay_seconds)
+        pieces = split(text, job.chunk_size, job.chunk_overlap)
+        counts = Counts(characters=len(text), chunks=len(pieces))
+        job = await self._record(job, "CHUNKING", CHUNKED_PROGRESS, counts)
+        await asyncio.sleep(self.config.stage_delay_seconds)
+        start = job.counts.indexed if job.stage == "INDEXING" else 0
+        every = max(1, math.ceil(len(pieces) / self.config.progress_updates))
+        for chunk in pieces[start:]:
+            if self._stopped(job):
+                return
+            await self.chunks.put(project, job_id, chunk)
+            indexed = chunk.index + 1
+            if indexed % every == 0 or indexed == len(pieces):
+                progress = CHUNKED_PROGRESS + (1 - CHUNKED_PROGRESS) * indexed / len(pieces)
+                job = await self._record(
+                    job, "INDEXING", progress, msgspec.structs.replace(counts, indexed=indexed)
+                )
+            await asyncio.sleep(self.config.chunk_delay_seconds)
+        if self._stopped(job):
+            return
+        await self._execute(project, job_id, CompleteJob(counts=job.counts, bucket=BUCKET, at=now()))

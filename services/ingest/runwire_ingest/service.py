@@ -1,0 +1,98 @@
+"""The ingest service's command handlers, shared by the HTTP routes and the NATS command subjects."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from runwire.aggregate import Loaded, Repository, load_existing
+from runwire.background import KeyedTasks
+from runwire.chunk_store import Chunk, ChunkStore
+from runwire.ids import fingerprint
+from runwire.recovery import open_aggregates
+from runwire_ingest.api import CancelJobCommand, CreateJobCommand, CreateJobRequest, JobView, job_view
+from runwire_ingest.config import IngestConfig
+from runwire_ingest.domain.commands import CancelJob, CreateJob
+from runwire_ingest.domain.decide import decide
+from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
+from runwire_ingest.domain.state import Job
+from runwire_ingest.processor import JobProcessor, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class IngestService:
+    """Creates, reads, lists and cancels jobs, and keeps one processor task per unfinished job."""
+
+    repo: Repository[Job, JobEvent]
+    chunk_store: ChunkStore
+    config: IngestConfig
+    processor: JobProcessor
+    tasks: KeyedTasks
+
+    def _process(self, project: str, job_id: str) -> None:
+        self.tasks.start((project, job_id), lambda: self.processor.run(project, job_id))
+
+    async def create(self, project: str, job_id: str, request: CreateJobRequest) -> tuple[Loaded[Job], bool]:
+        """Create the job (or find the one this very request created before); True if new."""
+        chunk_size = request.chunk_size or self.config.chunk_size
+        chunk_overlap = request.chunk_overlap
+        if chunk_overlap is None:  # the default overlap, kept below a fifth of a small chunk size
+            chunk_overlap = min(self.config.chunk_overlap, chunk_size // 5)
+        command = CreateJob(
+            name=request.name,
+            text=request.text,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            fingerprint=fingerprint([request.name, request.text, chunk_size, chunk_overlap]),
+            at=now(),
+        )
+        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job), id_seed="create")
+        if not outcome.state.terminal:
+            self._process(project, job_id)
+        return Loaded(outcome.state, outcome.version), bool(outcome.events)
+
+    async def get(self, project: str, job_id: str) -> Loaded[Job]:
+        """The job's current state, or NotFound."""
+        return await load_existing(self.repo, project, job_id, "ingest job")
+
+    async def list_jobs(self, project: str) -> list[JobView]:
+        """Every job of the project, oldest first (a fold of the project's ingest events)."""
+        return [job_view(job, 0) for _, job in await self.repo.list_project(project, "ingest.job.>")]
+
+    async def cancel(self, project: str, job_id: str, reason: str, by: str) -> Loaded[Job]:
+        """Cancel a queued or processing job; its processor stops before the next chunk."""
+        await self.get(project, job_id)
+        command = CancelJob(reason=reason, by=by, at=now())
+        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job))
+        return Loaded(outcome.state, outcome.version)
+
+    async def chunks(self, project: str, job_id: str) -> list[Chunk]:
+        """The chunks indexed so far for a job."""
+        await self.get(project, job_id)
+        return await self.chunk_store.chunks(project, job_id)
+
+    async def recover(self) -> int:
+        """Resume every job the stream shows as unfinished; returns how many."""
+        unfinished = await open_aggregates(self.repo.store.nc, "ingest.job.created", TERMINAL_TYPES)
+        for project, job_id in unfinished:
+            self._process(project, job_id)
+        if unfinished:
+            log.info("ingest: resuming %d unfinished job(s)", len(unfinished))
+        return len(unfinished)
+
+    async def on_create_command(self, command: CreateJobCommand) -> JobView:
+        """`runwire.cmd.ingest.create`: the workflow service names the job id itself."""
+        request = CreateJobRequest(
+            text=command.text,
+            name=command.name,
+            chunk_size=command.chunk_size,
+            chunk_overlap=command.chunk_overlap,
+        )
+        loaded, _ = await self.create(command.project, command.id, request)
+        return job_view(*loaded)
+
+    async def on_cancel_command(self, command: CancelJobCommand) -> JobView:
+        """`runwire.cmd.ingest.cancel`."""
+        return job_view(*await self.cancel(command.project, command.id, command.reason, command.by))
