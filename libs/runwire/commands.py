@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 import nats.errors
@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from runwire.envelope import Token
 from runwire.rejections import Rejected
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,15 @@ class CommandError(msgspec.Struct, frozen=True, omit_defaults=True):
     kind: str
     detail: str
     field: str | None = None
+
+
+class CancelCommand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`runwire.cmd.<service>.cancel`: cancel aggregate `id` of `project` (every service's cancel)."""
+
+    project: Token
+    id: Token
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "cancelled"
+    by: str = "workflow"
 
 
 class _Reply(msgspec.Struct, omit_defaults=True):

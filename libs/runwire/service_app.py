@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -54,6 +55,12 @@ IdempotencyKey = Annotated[
         "the same key with a different request is a 409",
     ),
 ]
+
+
+class CancelRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The optional body of a cancel: why (recorded in the cancelled event)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "cancelled by user"
 
 
 def new_aggregate_id(prefix: str, project: str, idempotency_key: str | None) -> str:

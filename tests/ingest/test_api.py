@@ -47,7 +47,9 @@ async def test_list_of_an_empty_project_is_empty(client: httpx.AsyncClient) -> N
     assert (await client.get("/ingest/jobs")).json() == {"jobs": []}
 
 
-async def test_repeat_with_same_idempotency_key_returns_200_and_the_same_job(client: httpx.AsyncClient) -> None:
+async def test_repeat_with_same_idempotency_key_returns_200_and_the_same_job(
+    client: httpx.AsyncClient,
+) -> None:
     first = await client.post("/ingest/jobs", json=DOC, headers={"Idempotency-Key": "k-1"})
     again = await client.post("/ingest/jobs", json=DOC, headers={"Idempotency-Key": "k-1"})
     assert (first.status_code, again.status_code) == (201, 200)
@@ -65,7 +67,9 @@ async def test_idempotent_retry_stores_one_created_event(
 
 async def test_same_idempotency_key_with_another_document_is_409(client: httpx.AsyncClient) -> None:
     await client.post("/ingest/jobs", json=DOC, headers={"Idempotency-Key": "k-3"})
-    response = await client.post("/ingest/jobs", json={**DOC, "text": "other"}, headers={"Idempotency-Key": "k-3"})
+    response = await client.post(
+        "/ingest/jobs", json={**DOC, "text": "other"}, headers={"Idempotency-Key": "k-3"}
+    )
     assert response.status_code == 409
     assert response.json()["type"] == "urn:runwire:problem:idempotency-key-reused"
     assert response.json()["field"] == "Idempotency-Key"
@@ -106,7 +110,8 @@ async def test_cancel_of_a_completed_job_is_409(client: httpx.AsyncClient) -> No
     response = await client.post(f"/ingest/jobs/{job_id}/cancel", json={"reason": "too late"})
     assert response.status_code == 409
     assert response.json()["detail"] == (
-        f"cannot cancel ingest job {job_id}: it is already completed (only queued or processing jobs can change)"
+        f"cannot cancel ingest job {job_id}: it is already completed "
+        "(only queued or processing jobs can change)"
     )
 
 
@@ -180,4 +185,10 @@ async def test_chunks_are_readable_in_document_order(client: httpx.AsyncClient) 
 async def test_openapi_documents_every_job_route(ingest_url: str) -> None:
     paths = set((await httpx.AsyncClient().get(f"{ingest_url}/schema/openapi.json")).json()["paths"])
     base = "/v1/projects/{project}/ingest/jobs"
-    assert {base, f"{base}/upload", f"{base}/{{job_id}}", f"{base}/{{job_id}}/chunks", f"{base}/{{job_id}}/cancel"} <= paths
+    assert {
+        base,
+        f"{base}/upload",
+        f"{base}/{{job_id}}",
+        f"{base}/{{job_id}}/chunks",
+        f"{base}/{{job_id}}/cancel",
+    } <= paths

@@ -18,7 +18,10 @@ async def test_a_job_emits_created_stage_updates_and_completed_in_order(
 ) -> None:
     job_id = (await client.post("/ingest/jobs", json=TEN_CHUNKS)).json()["id"]
     stored = await wait_for_type(store, project, job_id, "ingest.job.completed")
-    steps = [(s.event.type, (s.event.data or {}).get("stage"), (s.event.data or {}).get("progress")) for s in stored]
+    steps = [
+        (s.event.type, (s.event.data or {}).get("stage"), (s.event.data or {}).get("progress"))
+        for s in stored
+    ]
     indexing = [("ingest.job.updated", "INDEXING", round(0.1 + 0.09 * i, 4)) for i in range(1, 11)]
     assert steps == [
         ("ingest.job.created", None, None),
@@ -38,7 +41,9 @@ async def test_updates_carry_the_counts(client: httpx.AsyncClient, store: EventS
     }
 
 
-async def test_events_are_cloudevents_of_the_job(client: httpx.AsyncClient, store: EventStore, project: str) -> None:
+async def test_events_are_cloudevents_of_the_job(
+    client: httpx.AsyncClient, store: EventStore, project: str
+) -> None:
     job_id = (await client.post("/ingest/jobs", json=TEN_CHUNKS)).json()["id"]
     stored = await wait_for_type(store, project, job_id, "ingest.job.completed")
     assert {(s.event.source, s.event.project, s.event.subject) for s in stored} == {
@@ -57,7 +62,11 @@ async def test_cancel_mid_processing_stops_before_the_next_chunk(
     await asyncio.sleep(0.3)
     stored = await events_of(store, project, job_id)
     assert stored[-1].event.type == "ingest.job.cancelled"
-    assert stored[-1].event.data == {"reason": "changed my mind", "by": "tester", "stage": response.json()["stage"]}
+    assert stored[-1].event.data == {
+        "reason": "changed my mind",
+        "by": "tester",
+        "stage": response.json()["stage"],
+    }
     chunks = (await slow_client.get(f"/ingest/jobs/{job_id}/chunks")).json()["chunks"]
     assert len(chunks) < 10
 
@@ -74,7 +83,9 @@ async def test_a_document_empty_after_normalisation_fails_with_the_reason(
 
 
 async def test_each_job_is_processed_once(client: httpx.AsyncClient, store: EventStore, project: str) -> None:
-    job_id = (await client.post("/ingest/jobs", json=TEN_CHUNKS, headers={"Idempotency-Key": "once"})).json()["id"]
+    job_id = (await client.post("/ingest/jobs", json=TEN_CHUNKS, headers={"Idempotency-Key": "once"})).json()[
+        "id"
+    ]
     await client.post("/ingest/jobs", json=TEN_CHUNKS, headers={"Idempotency-Key": "once"})
     await wait_for_type(store, project, job_id, "ingest.job.completed")
     await asyncio.sleep(0.1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from runwire.chunk_store import Chunk
@@ -46,7 +48,7 @@ def test_split_covers_the_whole_text() -> None:
     chunks = split(text, 120, 30)
     assert chunks[0].start == 0
     assert chunks[-1].end == len(text)
-    assert all(b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks))
 
 
 def test_split_is_deterministic() -> None:

@@ -92,8 +92,8 @@ class ServiceProcess:
         self.log_path = log_dir / f"{module}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    async def start(self, timeout: float = 30.0) -> None:
-        """Start the process and wait until it answers /healthz."""
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the process (without waiting for it)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
@@ -102,10 +102,15 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self.process
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Start the process and wait until it answers /healthz."""
+        process = self.spawn()
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.base_url, timeout=1.0) as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
+                if process.poll() is not None:
                     raise AssertionError(f"{self.module} exited: {self.log_path.read_text()[-2000:]}")
                 try:
                     if (await client.get("/healthz")).status_code == 200:

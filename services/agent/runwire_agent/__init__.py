@@ -1,0 +1,1 @@
+"""runwire agent: tool-using agent runs whose whole state is their `agent.*` events."""

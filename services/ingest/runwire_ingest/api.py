@@ -15,7 +15,6 @@ from runwire_ingest.domain.state import Job, JobStatus
 ChunkSize = Annotated[int, msgspec.Meta(ge=50, le=8000, description="characters per chunk")]
 ChunkOverlap = Annotated[int, msgspec.Meta(ge=0, le=4000, description="characters repeated between chunks")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255, description="document name")]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class CreateJobRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -32,21 +31,6 @@ class CreateJobCommand(CreateJobRequest, kw_only=True, forbid_unknown_fields=Tru
 
     project: Token
     id: Token
-
-
-class CancelRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Why the job is cancelled (recorded in `ingest.job.cancelled`)."""
-
-    reason: Reason = "cancelled by user"
-
-
-class CancelJobCommand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """`runwire.cmd.ingest.cancel`."""
-
-    project: Token
-    id: Token
-    reason: Reason = "cancelled"
-    by: str = "workflow"
 
 
 class JobView(msgspec.Struct, kw_only=True):

@@ -10,10 +10,10 @@ from litestar import Litestar
 from runwire.aggregate import EventCodec, Repository
 from runwire.background import KeyedTasks
 from runwire.chunk_store import ChunkStore
-from runwire.commands import CommandServer
+from runwire.commands import CancelCommand, CommandServer
 from runwire.service_app import ServiceContext, domain_service_app
 from runwire.settings import Settings
-from runwire_ingest.api import CancelJobCommand, CreateJobCommand
+from runwire_ingest.api import CreateJobCommand
 from runwire_ingest.config import IngestConfig, load_config
 from runwire_ingest.domain.events import SOURCE, JobEvent
 from runwire_ingest.domain.state import evolve, initial
@@ -44,7 +44,7 @@ def create_app(settings: Settings, config: IngestConfig | None = None) -> Litest
         )
         commands = CommandServer(context.nc, "ingest")
         await commands.handle("create", CreateJobCommand, service.on_create_command)
-        await commands.handle("cancel", CancelJobCommand, service.on_cancel_command)
+        await commands.handle("cancel", CancelCommand, service.on_cancel_command)
         if tunables.recover:
             await service.recover()
         try:

@@ -14,8 +14,8 @@ from litestar.params import FromPath, JSONBody, MultipartBody
 
 from runwire.auth import Principal, project_guard
 from runwire.problems import ProblemError, invalid_field
-from runwire.service_app import IdempotencyKey, checked_project, created, new_aggregate_id
-from runwire_ingest.api import CancelRequest, ChunkList, CreateJobRequest, JobList, JobView, job_view
+from runwire.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
+from runwire_ingest.api import ChunkList, CreateJobRequest, JobList, JobView, job_view
 from runwire_ingest.service import IngestService
 
 REPLAY = {200: ResponseSpec(JobView, description="An idempotent retry: the job this key created before")}

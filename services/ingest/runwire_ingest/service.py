@@ -8,9 +8,10 @@ import logging
 from runwire.aggregate import Loaded, Repository, load_existing
 from runwire.background import KeyedTasks
 from runwire.chunk_store import Chunk, ChunkStore
+from runwire.commands import CancelCommand
 from runwire.ids import fingerprint
 from runwire.recovery import open_aggregates
-from runwire_ingest.api import CancelJobCommand, CreateJobCommand, CreateJobRequest, JobView, job_view
+from runwire_ingest.api import CreateJobCommand, CreateJobRequest, JobView, job_view
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CancelJob, CreateJob
 from runwire_ingest.domain.decide import decide
@@ -93,6 +94,6 @@ class IngestService:
         loaded, _ = await self.create(command.project, command.id, request)
         return job_view(*loaded)
 
-    async def on_cancel_command(self, command: CancelJobCommand) -> JobView:
+    async def on_cancel_command(self, command: CancelCommand) -> JobView:
         """`runwire.cmd.ingest.cancel`."""
         return job_view(*await self.cancel(command.project, command.id, command.reason, command.by))

@@ -1,0 +1,76 @@
+"""The agent service's Litestar application and the runtime its lifespan owns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+
+from runwire.aggregate import EventCodec, Repository
+from runwire.background import KeyedTasks
+from runwire.chunk_store import ChunkStore
+from runwire.commands import CancelCommand, CommandServer
+from runwire.service_app import ServiceContext, domain_service_app
+from runwire.settings import Settings
+from runwire_agent.api import CreateRunCommand
+from runwire_agent.config import AgentConfig, load_config
+from runwire_agent.deterministic_policy import DeterministicPolicy
+from runwire_agent.domain.events import SOURCE, AgentEvent
+from runwire_agent.domain.state import evolve, initial
+from runwire_agent.policy import Policy
+from runwire_agent.routes import RunsController
+from runwire_agent.runner import AgentRunner
+from runwire_agent.service import AgentService
+from runwire_agent.tools.calculator_tool import CalculatorTool
+from runwire_agent.tools.publish_tool import PublishReportTool
+from runwire_agent.tools.search_tool import SearchTool
+from runwire_agent.tools.toolbox import Tool
+
+PORT_OFFSET = 2
+
+
+def create_app(
+    settings: Settings, config: AgentConfig | None = None, policies: Mapping[str, Policy] | None = None
+) -> Litestar:
+    """An agent service; `policies` adds or replaces decision-makers (e.g. an LLM client) by name."""
+    tunables = config or load_config()
+
+    @asynccontextmanager
+    async def runtime(context: ServiceContext) -> AsyncIterator[AgentService]:
+        repo = Repository(context.store, EventCodec[AgentEvent](AgentEvent, SOURCE), initial, evolve)
+        tool_list: list[Tool] = [
+            SearchTool(await ChunkStore.open(context.nc)),
+            CalculatorTool(),
+            PublishReportTool(context.nc),
+        ]
+        default = DeterministicPolicy()
+        runner = AgentRunner(
+            repo=repo,
+            policies={default.name: default, **(policies or {})},
+            tools={tool.name: tool for tool in tool_list},
+            config=tunables,
+        )
+        repo.subscribe(runner.poke)
+        tasks = KeyedTasks("agent")
+        service = AgentService(repo=repo, config=tunables, runner=runner, tasks=tasks)
+        commands = CommandServer(context.nc, "agent")
+        await commands.handle("create", CreateRunCommand, service.on_create_command)
+        await commands.handle("cancel", CancelCommand, service.on_cancel_command)
+        if tunables.recover:
+            await service.recover()
+        try:
+            yield service
+        finally:
+            await commands.close()
+            await tasks.close()
+
+    return domain_service_app(
+        settings,
+        name="agent",
+        title="runwire agent API",
+        description="Event-sourced, tool-using agent runs with human approval of risky steps (`agent.*`).",
+        route_handlers=[RunsController],
+        runtime=runtime,
+        request_max_body_size=256 * 1024,
+    )

@@ -1,0 +1,102 @@
+"""The agent service's command handlers, shared by the HTTP routes and the NATS command subjects."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from runwire.aggregate import Loaded, Repository, load_existing
+from runwire.background import KeyedTasks
+from runwire.commands import CancelCommand
+from runwire.ids import fingerprint
+from runwire.recovery import open_aggregates
+from runwire.rejections import InvalidCommand
+from runwire_agent.api import CreateRunCommand, CreateRunRequest, RunView, run_view
+from runwire_agent.config import AgentConfig
+from runwire_agent.domain.commands import AgentCommand, AppendMessage, Approve, CancelRun, CreateRun, Reject
+from runwire_agent.domain.decide import decide
+from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
+from runwire_agent.domain.state import Run
+from runwire_agent.runner import AgentRunner, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class AgentService:
+    """Creates, reads, lists, messages, approves, rejects and cancels runs; one runner task per run."""
+
+    repo: Repository[Run, AgentEvent]
+    config: AgentConfig
+    runner: AgentRunner
+    tasks: KeyedTasks
+
+    def _drive(self, project: str, run_id: str) -> None:
+        self.tasks.start((project, run_id), lambda: self.runner.run(project, run_id))
+
+    async def create(self, project: str, run_id: str, request: CreateRunRequest) -> tuple[Loaded[Run], bool]:
+        """Create the run (or find the one this very request created before); True if new."""
+        if request.policy not in self.runner.policies:
+            available = ", ".join(sorted(self.runner.policies))
+            raise InvalidCommand(f"unknown policy {request.policy!r}; available: {available}", field="policy")
+        max_steps = request.max_steps or self.config.max_steps
+        command = CreateRun(
+            prompt=request.prompt,
+            sources=list(request.sources),
+            policy=request.policy,
+            max_steps=max_steps,
+            fingerprint=fingerprint([request.prompt, request.sources, request.policy, max_steps]),
+            at=now(),
+        )
+        outcome = await self.repo.execute(project, run_id, lambda run: decide(command, run), id_seed="create")
+        if not outcome.state.terminal:
+            self._drive(project, run_id)
+        return Loaded(outcome.state, outcome.version), bool(outcome.events)
+
+    async def get(self, project: str, run_id: str) -> Loaded[Run]:
+        """The run's current state, or NotFound."""
+        return await load_existing(self.repo, project, run_id, "agent run")
+
+    async def list_runs(self, project: str) -> list[RunView]:
+        """Every run of the project, oldest first."""
+        return [run_view(run, 0) for _, run in await self.repo.list_project(project, "agent.>")]
+
+    async def _command(self, project: str, run_id: str, command: AgentCommand) -> Loaded[Run]:
+        await self.get(project, run_id)
+        outcome = await self.repo.execute(project, run_id, lambda run: decide(command, run))
+        return Loaded(outcome.state, outcome.version)
+
+    async def append_message(self, project: str, run_id: str, content: str) -> Loaded[Run]:
+        """Add a user message to an unfinished run."""
+        return await self._command(project, run_id, AppendMessage(content=content, at=now()))
+
+    async def approve(self, project: str, run_id: str, by: str, comment: str) -> Loaded[Run]:
+        """Let the pending risky step run."""
+        return await self._command(project, run_id, Approve(by=by, comment=comment, at=now()))
+
+    async def reject(self, project: str, run_id: str, by: str, reason: str) -> Loaded[Run]:
+        """Refuse the pending risky step."""
+        return await self._command(project, run_id, Reject(by=by, reason=reason, at=now()))
+
+    async def cancel(self, project: str, run_id: str, reason: str, by: str) -> Loaded[Run]:
+        """Stop an unfinished run."""
+        return await self._command(project, run_id, CancelRun(reason=reason, by=by, at=now()))
+
+    async def recover(self) -> int:
+        """Resume every run the stream shows as unfinished; returns how many."""
+        unfinished = await open_aggregates(self.repo.store.nc, "agent.run.created", TERMINAL_TYPES)
+        for project, run_id in unfinished:
+            self._drive(project, run_id)
+        if unfinished:
+            log.info("agent: resuming %d unfinished run(s)", len(unfinished))
+        return len(unfinished)
+
+    async def on_create_command(self, command: CreateRunCommand) -> RunView:
+        """`runwire.cmd.agent.create`: the workflow service names the run id itself."""
+        fields = {f: getattr(command, f) for f in CreateRunRequest.__struct_fields__}
+        loaded, _ = await self.create(command.project, command.id, CreateRunRequest(**fields))
+        return run_view(*loaded)
+
+    async def on_cancel_command(self, command: CancelCommand) -> RunView:
+        """`runwire.cmd.agent.cancel`."""
+        return run_view(*await self.cancel(command.project, command.id, command.reason, command.by))
