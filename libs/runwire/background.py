@@ -44,9 +44,9 @@ class KeyedTasks:
             log.error("%s task %s crashed", self._name, key, exc_info=task.exception())
 
     def cancel(self, key: Hashable) -> None:
-        """Cancel the task under `key`, if any."""
+        """Cancel the task under `key`, if any (a task never cancels itself this way)."""
         task = self._tasks.get(key)
-        if task is not None:
+        if task is not None and task is not asyncio.current_task():
             task.cancel()
 
     async def close(self) -> None:
