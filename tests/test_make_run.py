@@ -79,7 +79,8 @@ def test_make_run_serves_readyz_and_ctrl_c_stops_everything(tmp_path: Path) -> N
             except OSError:
                 time.sleep(0.2)
         assert status == 200, Path(log.name).read_text()
-        time.sleep(0.5)  # the banner follows readiness of every service
+        while time.monotonic() < deadline and "Ctrl-C stops everything" not in Path(log.name).read_text():
+            time.sleep(0.2)  # the banner follows readiness of every service
         processes = descendants(make.pid)
         assert len(processes) >= 3  # the supervisor, nats-server, the stream API
         banner = Path(log.name).read_text()

@@ -7,8 +7,11 @@ then the server stops accepting, drains what is left and runs the lifespan shutd
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
@@ -60,6 +63,19 @@ class _Server(uvicorn.Server):
             if loop is not None:
                 loop.call_soon_threadsafe(run_shutdown_hooks, self._app)
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Handle SIGINT/SIGTERM as a graceful stop and then exit 0 (uvicorn re-raises the signal)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def serve(app: Litestar, settings: Settings, port: int) -> None:

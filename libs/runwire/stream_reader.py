@@ -133,6 +133,10 @@ class StreamReader:
     async def _create(self) -> None:
         """Create the consumer (again, after a gap) starting after the last sequence seen."""
         await self._drop_consumer()
+        # Reset before subscribing: messages may arrive before the create request is answered.
+        self._expected_dseq = 1
+        self._needs_reset = False
+        self._last_activity = asyncio.get_running_loop().time()
         inbox = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(
             inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
@@ -174,9 +178,6 @@ class StreamReader:
             error = created.error
             raise StreamReadError(error.code, error.err_code, error.description)
         self._consumer = created.name
-        self._expected_dseq = 1
-        self._needs_reset = False
-        self._last_activity = asyncio.get_running_loop().time()
         if created.num_pending == 0 and not self._follow:
             self._caught_up = True
             self._wakeup.set()

@@ -6,6 +6,7 @@ import time
 
 import jwt
 import pytest
+
 from runwire.auth import AuthError, Principal, authenticate, authorize, issue_token, verify_token
 from runwire.problems import ProblemError
 

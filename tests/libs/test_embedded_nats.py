@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nats
 import pytest
+
 from runwire.embedded_nats import EmbeddedNats, EmbeddedNatsError
 
 

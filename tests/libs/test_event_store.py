@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+
 from runwire.envelope import CloudEvent, new_event
 from runwire.event_store import AppendResult, ConcurrencyError, EventStore, fold
 from runwire.filters import make_filter

@@ -9,6 +9,7 @@ import nats
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from runwire import subjects
 from runwire.envelope import new_event
 from runwire.event_store import EventStore, StreamSettings

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from nats.aio.client import Client as NATS
+
 from runwire import subjects
 from runwire.envelope import new_event
 from runwire.event_store import EventStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from runwire import subjects
 from runwire.envelope import new_event
 from runwire.subjects import EventSubject, SubjectError

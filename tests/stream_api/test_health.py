@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+
 from runwire.embedded_nats import EmbeddedNats
 from runwire.settings import Settings
 from runwire_stream_api.app import create_app
-
 from tests.support.http_server import serving
 
 

@@ -6,7 +6,6 @@ import sys
 
 from runwire.serve import configure_logging, serve
 from runwire.settings import SettingsError, load_settings
-
 from runwire_stream_api.app import create_app
 
 

@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.problems import exception_handlers
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
-
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.health import healthz, metrics, readyz
 from runwire_stream_api.metrics import StreamMetrics

@@ -20,7 +20,6 @@ from runwire.event_store import EventStore
 from runwire.filters import EventFilter
 from runwire.stream_reader import StreamReader
 from runwire.subjects import parse_unchecked
-
 from runwire_stream_api.frames import EventFrames, single_line_json
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ import logging
 from typing import Final
 
 from nats.aio.client import Client as NATS
+
 from runwire.event_store import EventStore
 from runwire.stream_reader import StoredMessage, StreamReader
 from runwire.subjects import STREAM_SUBJECTS
-
 from runwire_stream_api.frames import EventFrames, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
 from runwire_stream_api.metrics import StreamMetrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
+
 from runwire.cursor import format_cursor
 
 HEARTBEAT: Final = b": heartbeat\n\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar import Response, get
 from litestar.datastructures import State
+
 from runwire.event_store import StoreError
 from runwire.problems import ProblemError
-
 from runwire_stream_api.runtime import Runtime
 
 

@@ -12,11 +12,11 @@ from typing import Annotated
 
 from litestar import Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
+
 from runwire.auth import project_guard
 from runwire.cursor import format_cursor
-
 from runwire_stream_api.client_stream import IDLE, ClientStream, Reset
 from runwire_stream_api.frames import EventFrames
 from runwire_stream_api.runtime import Runtime
@@ -78,11 +78,11 @@ def encode_page(events: list[EventFrames], next_cursor: int, reset: Reset | None
 )
 async def poll_events(
     state: State,
-    stream_request: StreamRequest,
-    limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="At most this many events")] = 100,
+    stream_request: NamedDependency[StreamRequest],
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="At most this many events")] = 100,
     wait: Annotated[
         float,
-        Parameter(ge=0, le=MAX_WAIT_SECONDS, description="Long-poll: seconds to wait for a first event"),
+        QueryParameter(ge=0, le=MAX_WAIT_SECONDS, description="Long-poll: seconds to wait for a first event"),
     ] = 0.0,
 ) -> Response[bytes]:
     runtime: Runtime = state.runtime

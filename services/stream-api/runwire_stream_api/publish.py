@@ -13,12 +13,13 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
+
 from runwire.auth import project_guard
 from runwire.cursor import format_cursor
 from runwire.envelope import CloudEvent, EnvelopeError, decode_events
 from runwire.event_store import StoreError
 from runwire.problems import ProblemError, invalid_field
-
 from runwire_stream_api.runtime import Runtime
 
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
@@ -61,7 +62,9 @@ def _stamp(event: CloudEvent, now: datetime) -> CloudEvent:
     request_max_body_size=MAX_BODY_BYTES,
     responses={202: ResponseSpec(data_container=PublishResult, description="Stored")},
 )
-async def publish_events(project: str, state: State, request: Request[None, None, State]) -> Response[bytes]:
+async def publish_events(
+    project: FromPath[str], state: State, request: Request[None, None, State]
+) -> Response[bytes]:
     runtime: Runtime = state.runtime
     body = await request.body()
     try:

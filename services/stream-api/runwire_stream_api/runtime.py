@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
+
 from runwire.event_store import EventStore
 from runwire.filters import EventFilter
 from runwire.problems import ProblemError
 from runwire.settings import Settings
-
 from runwire_stream_api.client_stream import ClientStream
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.metrics import StreamMetrics

@@ -12,12 +12,12 @@ from typing import Final
 
 from litestar import get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.types import Receive, Scope, Send
-from runwire.auth import project_guard
 
+from runwire.auth import project_guard
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
@@ -99,7 +99,7 @@ class SSEResponse:
     },
     include_in_schema=True,
 )
-async def stream_sse(state: State, stream_request: StreamRequest) -> SSEResponse:
+async def stream_sse(state: State, stream_request: NamedDependency[StreamRequest]) -> SSEResponse:
     runtime: Runtime = state.runtime
     client = runtime.open_client(stream_request.event_filter, stream_request.after, "sse")
     return SSEResponse(runtime, client)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal, NamedTuple
 
 import msgspec
+
 from runwire.cursor import CursorError, parse_cursor
 from runwire.event_store import EventStore
 from runwire.problems import invalid_field

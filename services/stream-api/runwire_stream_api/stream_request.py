@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
 from runwire.filters import EventFilter, FilterError, parse_filter
 from runwire.problems import invalid_field
-
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.start_position import resolve_start
 
@@ -23,25 +23,27 @@ class StreamRequest(msgspec.Struct, frozen=True):
 
 FromParam = Annotated[
     str,
-    Parameter(
-        query="from",
+    QueryParameter(
+        name="from",
         description="Where to start without a cursor: `earliest` (replay all) or `latest` (live only)",
     ),
 ]
 TypesParam = Annotated[
     str | None,
-    Parameter(description="Comma list of type patterns, NATS wildcards: `workflow.>`, `agent.step.*`"),
+    QueryParameter(description="Comma list of type patterns, NATS wildcards: `workflow.>`, `agent.step.*`"),
 ]
-AggregatesParam = Annotated[str | None, Parameter(description="Comma list of aggregate ids (run/job ids)")]
+AggregatesParam = Annotated[
+    str | None, QueryParameter(description="Comma list of aggregate ids (run/job ids)")
+]
 CursorParam = Annotated[
-    str | None, Parameter(description="Resume after this cursor (the `id` of the last event received)")
+    str | None, QueryParameter(description="Resume after this cursor (the `id` of the last event received)")
 ]
 SinceParam = Annotated[
-    str | None, Parameter(description="Start at the first event stored at or after this RFC 3339 time")
+    str | None, QueryParameter(description="Start at the first event stored at or after this RFC 3339 time")
 ]
 HeaderCursorParam = Annotated[
     str | None,
-    Parameter(header="Last-Event-ID", description="Resume cursor; wins over every query parameter"),
+    HeaderParameter(name="Last-Event-ID", description="Resume cursor; wins over every query parameter"),
 ]
 
 
@@ -76,7 +78,7 @@ async def build_stream_request(
 
 async def provide_stream_request(
     state: State,
-    project: str,
+    project: FromPath[str],
     types: TypesParam = None,
     aggregates: AggregatesParam = None,
     last_event_id: CursorParam = None,

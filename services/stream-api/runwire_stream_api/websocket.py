@@ -15,10 +15,11 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery
 from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
+
 from runwire.auth import authenticate, authorize
 from runwire.problems import PROBLEM_JSON, Problem, ProblemError
-
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset
 from runwire_stream_api.runtime import Runtime
@@ -63,11 +64,11 @@ async def _refuse(socket: WebSocket[Any, Any, Any], exc: ProblemError) -> None:
 @websocket("/v1/projects/{project:str}/events/ws")
 async def stream_ws(
     socket: WebSocket[Any, Any, Any],
-    project: str,
-    types: str | None = None,
-    aggregates: str | None = None,
-    last_event_id: str | None = None,
-    since: str | None = None,
+    project: FromPath[str],
+    types: FromQuery[str | None] = None,
+    aggregates: FromQuery[str | None] = None,
+    last_event_id: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
 ) -> None:
     """Stream events over a WebSocket; auth by bearer header or `access_token`."""
     runtime: Runtime = socket.app.state.runtime

@@ -1,0 +1,81 @@
+"""Fixtures for the stream API: the app on a real socket, tokens, and a publisher."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from runwire.auth import issue_token
+from runwire.envelope import new_event
+from runwire.settings import Settings
+from runwire_stream_api.app import create_app
+from runwire_stream_api.runtime import Runtime
+from tests.support.http_server import serving
+
+SECRET = "stream-api-test-secret-0123456789"
+
+
+@dataclass
+class StreamAPI:
+    """A running stream API instance and what tests need to talk to it."""
+
+    base: str
+    runtime: Runtime
+    http: httpx.AsyncClient
+
+    def token(self, projects: Any = "*", sub: str = "tester") -> str:
+        return issue_token(SECRET, sub, projects)
+
+    async def publish(self, project: str, events: list[dict[str, Any]]) -> list[str]:
+        """POST events; returns their cursors."""
+        response = await self.http.post(
+            f"/v1/projects/{project}/events", json=events, headers={"Authorization": f"Bearer {self.token()}"}
+        )
+        assert response.status_code == 202, response.text
+        return [e["cursor"] for e in response.json()["events"]]
+
+
+def event(project: str, type_: str = "test.happened", aggregate: str = "a1", **data: Any) -> dict[str, Any]:
+    """A valid CloudEvent as JSON (what a producer in any language sends)."""
+    built = new_event(type=type_, project=project, source="/test", subject=aggregate, data=data or None)
+    import msgspec
+
+    return msgspec.to_builtins(built)  # type: ignore[no-any-return]
+
+
+def settings_for(nats_url: str, **overrides: Any) -> Settings:
+    return Settings(nats_url=nats_url, auth_secret=SECRET, heartbeat_seconds=0.5, **overrides)
+
+
+StartAPI = Callable[..., Awaitable[StreamAPI]]
+
+
+@pytest.fixture
+async def start_api(nats_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Start stream API instances with setting overrides; all stop at the end of the test."""
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+
+        async def start(url: str | None = None, **overrides: Any) -> StreamAPI:
+            app = create_app(settings_for(url or nats_url, **overrides))
+            base = await stack.enter_async_context(serving(app))
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
+            return StreamAPI(base=base, runtime=app.state.runtime, http=http)
+
+        yield start
+
+
+@pytest.fixture
+async def api(start_api: Callable[..., Awaitable[StreamAPI]]) -> StreamAPI:
+    return await start_api()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,116 @@
+"""The join of stream reads and live fan-out, driven step by step against a real nats-server.
+
+The hub is not started here: the test hands it stored messages itself, so it can lag behind the
+store exactly where the races of production would put it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client as NATS
+
+from runwire import subjects
+from runwire.embedded_nats import EmbeddedNats
+from runwire.envelope import new_event
+from runwire.event_store import EventStore, StreamSettings
+from runwire.filters import make_filter
+from runwire.stream_reader import StoredMessage, StreamReader
+from runwire_stream_api.client_stream import IDLE, ClientStream, Item, Reset
+from runwire_stream_api.fanout import Hub
+from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.metrics import StreamMetrics
+
+
+async def publish(store: EventStore, project: str, types: list[str]) -> list[int]:
+    events = [new_event(type=t, project=project, source="/t", subject="a") for t in types]
+    return [r.last_seq for r in await store.publish_many(events)]
+
+
+async def stored(nc: NATS, project: str, after: int) -> list[StoredMessage]:
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=after + 1)
+    out: list[StoredMessage] = []
+    async with contextlib.aclosing(reader.batches()) as batches:
+        async for batch in batches:
+            out.extend(batch)
+    return out
+
+
+async def take_until_idle(items: AsyncGenerator[Item, None]) -> list[int]:
+    """Sequences handed over until the client is live and has nothing queued."""
+    seqs: list[int] = []
+    async for item in items:
+        if item is IDLE:
+            return seqs
+        if isinstance(item, list):
+            seqs.extend(frames.seq for frames in item if isinstance(frames, EventFrames))
+    return seqs
+
+
+async def test_catch_up_past_a_lagging_fanout_hands_each_event_over_once(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    seqs = await publish(store, project, ["keep"] * 4 + ["skip"] + ["keep"] * 5)
+    hub = Hub(nc, store, StreamMetrics())
+    hub.position = seqs[4]  # the fan-out has dispatched up to the skipped event only
+    client = ClientStream(
+        hub, store, make_filter(project, ["keep"]), after=seqs[0] - 1, queue_limit=100, transport="sse"
+    )
+    items = client.items(heartbeat=None)
+    first = await take_until_idle(items)
+    hub._dispatch(await stored(nc, project, seqs[4]))  # now the fan-out catches up
+    second = await take_until_idle(items)
+    await items.aclose()
+    keep = seqs[:4] + seqs[5:]
+    assert first + second == keep
+
+
+async def test_a_full_queue_detaches_and_catches_up_without_loss(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    hub = Hub(nc, store, StreamMetrics())
+    hub.position = (await store.bounds()).last_seq
+    client = ClientStream(
+        hub, store, make_filter(project), after=hub.position, queue_limit=3, transport="sse"
+    )
+    items = client.items(heartbeat=None)
+    assert await take_until_idle(items) == []
+    assert len(hub.index) == 1
+    seqs = await publish(store, project, ["n"] * 10)
+    hub._dispatch(await stored(nc, project, seqs[0] - 1))
+    assert len(hub.index) == 0  # overflowed: left the fan-out instead of growing its queue
+    assert client.queued == 3
+    got = await take_until_idle(items)
+    assert len(hub.index) == 1  # rejoined
+    await items.aclose()
+    assert got == seqs
+
+
+async def test_a_cursor_behind_retention_yields_reset_then_the_rest(project: str, tmp_path: Path) -> None:
+    with EmbeddedNats(tmp_path) as server:
+        own = await nats.connect(server.url)
+        try:
+            store = EventStore(own)
+            await store.ensure_stream(StreamSettings(max_msgs=3))
+            seqs = await publish(store, project, ["n"] * 8)
+            hub = Hub(own, store, StreamMetrics())
+            hub.position = seqs[-1]
+            client = ClientStream(
+                hub, store, make_filter(project), after=seqs[1], queue_limit=10, transport="sse"
+            )
+            items = client.items(heartbeat=None)
+            handed: list[object] = []
+            async for item in items:
+                if item is IDLE:
+                    break
+                if isinstance(item, Reset):
+                    handed.append(item)
+                elif isinstance(item, list):
+                    handed.append([f.seq for f in item])
+            await items.aclose()
+        finally:
+            await own.close()
+    assert handed == [Reset(earliest=seqs[5], requested=seqs[1]), seqs[5:]]
