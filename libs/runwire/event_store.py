@@ -19,12 +19,15 @@ from typing import Final, TypeVar
 import msgspec
 import nats.errors
 from nats.aio.client import Client as NATS
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from runwire import subjects
 from runwire.envelope import CloudEvent, decode_event, encode_event
 from runwire.filters import EventFilter
 from runwire.settings import Settings
 from runwire.stream_reader import StoredMessage, StreamReader
+from runwire.telemetry import Telemetry, context_from, current_traceparent, global_telemetry
 
 STREAM_NAME: Final = "EVENTS"
 MAX_BATCH: Final = 1000
@@ -177,9 +180,10 @@ def stream_config(settings: StreamSettings, name: str = STREAM_NAME) -> dict[str
 class EventStore:
     """Appends and reads CloudEvents on the EVENTS stream over one NATS connection."""
 
-    def __init__(self, nc: NATS, stream: str = STREAM_NAME) -> None:
+    def __init__(self, nc: NATS, stream: str = STREAM_NAME, telemetry: Telemetry | None = None) -> None:
         self.nc = nc
         self.stream = stream
+        self.telemetry = telemetry or global_telemetry()
 
     async def _api(self, subject: str, payload: object = None) -> bytes:
         body = b"" if payload is None else _json.encode(payload)
@@ -242,6 +246,16 @@ class EventStore:
             keys = {(e.project, e.aggregate) for e in events}
             if len(keys) != 1:
                 raise ValueError("an append with `expected` must hold events of one aggregate")
+        events, spans = self._start_sends(events)
+        try:
+            result = await self._append(events, expected)
+        except BaseException as exc:
+            self._end_sends(spans, None, exc)
+            raise
+        self._end_sends(spans, result.seqs, None)
+        return result
+
+    async def _append(self, events: Sequence[CloudEvent], expected: int | None) -> AppendResult:
         payloads = [(subjects.for_event(e), encode_event(e), self._headers(e)) for e in events]
         if expected is not None:
             first = events[0]
@@ -280,21 +294,73 @@ class EventStore:
 
         The publishes are pipelined on the connection, so they are stored in the given order.
         """
+        events, spans = self._start_sends(events)
         tasks = [
             asyncio.ensure_future(self._publish(subjects.for_event(e), encode_event(e), self._headers(e)))
             for e in events
         ]
-        acks = await asyncio.gather(*tasks)
-        results = []
-        for ack in acks:
-            if ack.error is not None:
-                raise StoreError(
-                    f"append refused: {ack.error.description}",
-                    code=ack.error.code,
-                    err_code=ack.error.err_code,
-                )
-            results.append(AppendResult([ack.seq], duplicate=ack.duplicate))
+        try:
+            acks = await asyncio.gather(*tasks)
+            results = []
+            for ack in acks:
+                if ack.error is not None:
+                    raise StoreError(
+                        f"append refused: {ack.error.description}",
+                        code=ack.error.code,
+                        err_code=ack.error.err_code,
+                    )
+                results.append(AppendResult([ack.seq], duplicate=ack.duplicate))
+        except BaseException as exc:
+            self._end_sends(spans, None, exc)
+            raise
+        self._end_sends(spans, [r.last_seq for r in results], None)
         return results
+
+    def _start_sends(self, events: Sequence[CloudEvent]) -> tuple[Sequence[CloudEvent], list[Span]]:
+        """A PRODUCER span per event, its context written into the event's `traceparent`.
+
+        An event that arrives with a traceparent (from any producer) keeps its trace: the span is
+        that context's child. Without telemetry the events pass through untouched.
+        """
+        if not self.telemetry.enabled:
+            return events, []
+        tracer = self.telemetry.tracer
+        traced: list[CloudEvent] = []
+        spans: list[Span] = []
+        for event in events:
+            subject = subjects.for_event(event)
+            span = tracer.start_span(
+                f"send {subject}",
+                context=context_from(event.traceparent, event.tracestate),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": subject,
+                    "messaging.message.id": event.id,
+                    "messaging.operation.type": "send",
+                    "messaging.operation.name": "send",
+                },
+            )
+            carrier = current_traceparent(trace.set_span_in_context(span))
+            traced.append(
+                msgspec.structs.replace(
+                    event,
+                    traceparent=carrier.get("traceparent", event.traceparent),
+                    tracestate=carrier.get("tracestate", event.tracestate),
+                )
+            )
+            spans.append(span)
+        return traced, spans
+
+    @staticmethod
+    def _end_sends(spans: list[Span], seqs: list[int] | None, error: BaseException | None) -> None:
+        for index, span in enumerate(spans):
+            if seqs is not None and index < len(seqs):
+                span.set_attribute("runwire.cursor", str(seqs[index]))
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(StatusCode.ERROR, str(error))
+            span.end()
 
     @staticmethod
     def _headers(event: CloudEvent) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pytest
 from runwire.auth import issue_token
 from runwire.envelope import new_event
 from runwire.settings import Settings
+from runwire.telemetry import Telemetry
 from runwire_stream_api.app import create_app
 from runwire_stream_api.runtime import Runtime
 from tests.support.http_server import serving
@@ -62,8 +63,10 @@ async def start_api(nats_url: str) -> AsyncIterator[Callable[..., Any]]:
 
     async with AsyncExitStack() as stack:
 
-        async def start(url: str | None = None, **overrides: Any) -> StreamAPI:
-            app = create_app(settings_for(url or nats_url, **overrides))
+        async def start(
+            url: str | None = None, telemetry: Telemetry | None = None, **overrides: Any
+        ) -> StreamAPI:
+            app = create_app(settings_for(url or nats_url, **overrides), telemetry)
             base = await stack.enter_async_context(serving(app))
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
             return StreamAPI(base=base, runtime=app.state.runtime, http=http)

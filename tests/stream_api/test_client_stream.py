@@ -19,10 +19,17 @@ from runwire.envelope import new_event
 from runwire.event_store import EventStore, StreamSettings
 from runwire.filters import make_filter
 from runwire.stream_reader import StoredMessage, StreamReader
+from runwire.telemetry import disabled
 from runwire_stream_api.client_stream import IDLE, ClientStream, Item, Reset
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
+
+
+def hub_for(nc: NATS, store: EventStore) -> Hub:
+    """A hub that is never started: the test dispatches to it by hand."""
+    return Hub(nc, store, StreamMetrics(), LatencyRecorder(disabled()), disabled())
 
 
 async def publish(store: EventStore, project: str, types: list[str]) -> list[int]:
@@ -54,7 +61,7 @@ async def test_catch_up_past_a_lagging_fanout_hands_each_event_over_once(
     nc: NATS, store: EventStore, project: str
 ) -> None:
     seqs = await publish(store, project, ["keep"] * 4 + ["skip"] + ["keep"] * 5)
-    hub = Hub(nc, store, StreamMetrics())
+    hub = hub_for(nc, store)
     hub.position = seqs[4]  # the fan-out has dispatched up to the skipped event only
     client = ClientStream(
         hub, store, make_filter(project, ["keep"]), after=seqs[0] - 1, queue_limit=100, transport="sse"
@@ -71,7 +78,7 @@ async def test_catch_up_past_a_lagging_fanout_hands_each_event_over_once(
 async def test_a_full_queue_detaches_and_catches_up_without_loss(
     nc: NATS, store: EventStore, project: str
 ) -> None:
-    hub = Hub(nc, store, StreamMetrics())
+    hub = hub_for(nc, store)
     hub.position = (await store.bounds()).last_seq
     client = ClientStream(
         hub, store, make_filter(project), after=hub.position, queue_limit=3, transport="sse"
@@ -96,7 +103,7 @@ async def test_a_cursor_behind_retention_yields_reset_then_the_rest(project: str
             store = EventStore(own)
             await store.ensure_stream(StreamSettings(max_msgs=3))
             seqs = await publish(store, project, ["n"] * 8)
-            hub = Hub(own, store, StreamMetrics())
+            hub = hub_for(own, store)
             hub.position = seqs[-1]
             client = ClientStream(
                 hub, store, make_filter(project), after=seqs[1], queue_limit=10, transport="sse"

@@ -6,6 +6,7 @@ import sys
 
 from runwire.serve import configure_logging, serve
 from runwire.settings import SettingsError, load_settings
+from runwire.telemetry import from_environment, install_globally
 from runwire_stream_api.app import create_app
 
 
@@ -17,7 +18,12 @@ def main() -> None:
     if not settings.nats_servers:
         sys.exit("runwire stream-api: RUNWIRE_NATS_URL is not set (make run starts NATS and sets it)")
     configure_logging(settings)
-    serve(create_app(settings), settings, settings.http_port)
+    telemetry = from_environment("runwire-stream-api")
+    install_globally(telemetry)
+    try:
+        serve(create_app(settings, telemetry), settings, settings.http_port)
+    finally:
+        telemetry.shutdown()
 
 
 if __name__ == "__main__":

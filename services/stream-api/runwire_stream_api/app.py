@@ -8,36 +8,70 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import PluginProtocol
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.problems import exception_handlers
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
+from runwire.telemetry import Telemetry, disabled
+from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.health import healthz, metrics, readyz
+from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 from runwire_stream_api.polling import poll_events
 from runwire_stream_api.publish import publish_events
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
+from runwire_stream_api.stats import stats
 from runwire_stream_api.websocket import stream_ws
 
 
-def create_app(settings: Settings) -> Litestar:
+def http_tracing(telemetry: Telemetry) -> list[PluginProtocol]:
+    """Litestar's own OpenTelemetry plugin, without per-chunk send/receive spans; only when enabled."""
+    if not telemetry.enabled:
+        return []
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+    return [
+        OpenTelemetryPlugin(
+            OpenTelemetryConfig(
+                tracer_provider=telemetry.tracer_provider,
+                meter_provider=telemetry.meter_provider,
+                exclude_spans=["receive", "send"],
+                exclude=["/healthz", "/readyz", "/metrics"],
+            )
+        )
+    ]
+
+
+def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litestar:
     """A stream API instance for these settings (NATS is connected in the lifespan)."""
     if not settings.auth_secret:
         raise SettingsError("RUNWIRE_AUTH_SECRET is required by the stream API (make run sets a dev secret)")
+    telemetry = telemetry or disabled()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         nc = await connect_nats(settings.nats_servers, "runwire-stream-api")
-        store = EventStore(nc)
+        store = EventStore(nc, telemetry=telemetry)
         await store.ensure_stream(stream_settings(settings))
         stream_metrics = StreamMetrics()
-        hub = Hub(nc, store, stream_metrics)
+        latency = LatencyRecorder(telemetry)
+        stream_metrics.registry.register(latency)
+        hub = Hub(nc, store, stream_metrics, latency, telemetry)
         await hub.start()
-        runtime = Runtime(settings=settings, nc=nc, store=store, metrics=stream_metrics, hub=hub)
+        runtime = Runtime(
+            settings=settings,
+            nc=nc,
+            store=store,
+            metrics=stream_metrics,
+            hub=hub,
+            latency=latency,
+            telemetry=telemetry,
+        )
         app.state.runtime = runtime
         add_shutdown_hook(app, runtime.begin_shutdown)
         try:
@@ -48,9 +82,20 @@ def create_app(settings: Settings) -> Litestar:
             await nc.drain()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics, stream_sse, stream_ws, poll_events, publish_events],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            stats,
+            stream_sse,
+            stream_ws,
+            poll_events,
+            publish_events,
+            event_trace,
+        ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
+        plugins=http_tracing(telemetry),
         openapi_config=OpenAPIConfig(
             title="runwire stream API",
             version="0.1.0",

@@ -23,6 +23,7 @@ from runwire.subjects import parse_unchecked
 from runwire_stream_api.frames import EventFrames, single_line_json
 
 if TYPE_CHECKING:
+    from runwire_stream_api.delivery import DeliveryRecorder
     from runwire_stream_api.fanout import Hub
 
 CATCH_UP_BUFFER: Final = 1024
@@ -67,8 +68,10 @@ class ClientStream:
         after: int,
         queue_limit: int,
         transport: str,
+        delivery: DeliveryRecorder | None = None,
     ) -> None:
         self.hub = hub
+        self.delivery = delivery
         self.store = store
         self.event_filter = event_filter
         self.transport = transport

@@ -7,33 +7,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import OrderedDict
+from datetime import datetime
 from typing import Final
 
+import msgspec
 from nats.aio.client import Client as NATS
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from runwire.event_store import EventStore
 from runwire.stream_reader import StoredMessage, StreamReader
 from runwire.subjects import STREAM_SUBJECTS
+from runwire.telemetry import Telemetry, context_from
 from runwire_stream_api.frames import EventFrames, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
+from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 
 log = logging.getLogger(__name__)
 
 LIVE_BUFFER: Final = 8192
 RETRY_SECONDS: Final = 1.0
+RECENT_EVENTS: Final = 4096
+
+
+class _Stamp(msgspec.Struct):
+    """The few envelope attributes the fan-out reads: the rest of the JSON is passed through."""
+
+    id: str = ""
+    time: datetime | None = None
+    traceparent: str | None = None
+
+
+_stamp_decoder = msgspec.json.Decoder(_Stamp)
 
 
 class Hub:
     """Owns the live tail consumer and the subscription index; `position` is the last sequence
     it has dispatched, the boundary at which clients join."""
 
-    def __init__(self, nc: NATS, store: EventStore, metrics: StreamMetrics) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        store: EventStore,
+        metrics: StreamMetrics,
+        latency: LatencyRecorder,
+        telemetry: Telemetry,
+    ) -> None:
         self.nc = nc
         self.store = store
         self.metrics = metrics
+        self.latency = latency
+        self.telemetry = telemetry
         self.index = SubscriptionIndex()
         self.position = 0
+        self.recent: OrderedDict[int, EventFrames] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -77,26 +107,84 @@ class Hub:
                 await asyncio.sleep(RETRY_SECONDS)
 
     def _dispatch(self, batch: list[StoredMessage]) -> None:
+        received_ns = time.time_ns()
         match = self.index.match
-        received = self.metrics.events_in
         for message in batch:
             seq = message.seq
             if seq <= self.position:
                 continue
-            received.inc()
-            parts = message.subject.split(".", 3)
-            if len(parts) != 4:
-                self.metrics.invalid_events.inc()
-                self.position = seq
-                continue
-            _, project, aggregate, type_ = parts
-            subscribers = match(project, aggregate, type_)
-            if subscribers:
-                data = single_line_json(message.data)
-                if data is not None:
-                    frames = EventFrames(seq, project, aggregate, type_, data, message.stored_ns)
-                    for subscriber in subscribers:
-                        subscriber.offer(frames)
-                else:
-                    self.metrics.invalid_events.inc()
+            self.metrics.events_in.inc()
+            frames = self._frames(message, received_ns)
+            if frames is not None:
+                subscribers = match(frames.project, frames.aggregate, frames.type)
+                frames.recipients = len(subscribers)
+                if self.telemetry.enabled:
+                    self._trace(frames, message)
+                for subscriber in subscribers:
+                    subscriber.offer(frames)
+                self._remember(frames)
             self.position = seq
+
+    def _frames(self, message: StoredMessage, received_ns: int) -> EventFrames | None:
+        """Decode once: the subject's parts, the envelope's id, time and traceparent."""
+        parts = message.subject.split(".", 3)
+        data = single_line_json(message.data) if len(parts) == 4 else None
+        if data is None:
+            self.metrics.invalid_events.inc()
+            return None
+        try:
+            stamp = _stamp_decoder.decode(data)
+        except msgspec.DecodeError:
+            stamp = _Stamp()
+        published_ns = int(stamp.time.timestamp() * 1e9) if stamp.time is not None else message.stored_ns
+        frames = EventFrames(message.seq, parts[1], parts[2], parts[3], data, message.stored_ns, published_ns)
+        frames.received_ns = received_ns
+        frames.event_id = stamp.id
+        headers = message.headers
+        frames.traceparent = (headers.get("traceparent") if headers else None) or stamp.traceparent
+        self.latency.received(published_ns, received_ns)
+        return frames
+
+    def _trace(self, frames: EventFrames, message: StoredMessage) -> None:
+        """A CONSUMER span continuing the producer's trace, and a fan-out span with the recipients."""
+        tracer = self.telemetry.tracer
+        parent = context_from(frames.traceparent)
+        attributes = {
+            "messaging.system": "nats",
+            "messaging.destination.name": message.subject,
+            "messaging.message.id": frames.event_id,
+            "messaging.operation.type": "receive",
+            "messaging.operation.name": "receive",
+            "runwire.cursor": str(frames.seq),
+        }
+        receive = tracer.start_span(
+            f"receive {message.subject}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            start_time=frames.received_ns,
+        )
+        receive_context = trace.set_span_in_context(receive)
+        fanout = tracer.start_span(
+            f"fanout {message.subject}",
+            context=receive_context,
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "messaging.operation.type": "process",
+                "messaging.operation.name": "fanout",
+                "runwire.recipients": frames.recipients,
+                "runwire.cursor": str(frames.seq),
+            },
+            start_time=frames.received_ns,
+        )
+        frames.trace_context = trace.set_span_in_context(fanout)
+        now = time.time_ns()
+        fanout.end(now)
+        receive.end(now)
+
+    def _remember(self, frames: EventFrames) -> None:
+        """Keep recent events for the per-event trace breakdown (bounded)."""
+        recent = self.recent
+        recent[frames.seq] = frames
+        if len(recent) > RECENT_EVENTS:
+            recent.popitem(last=False)

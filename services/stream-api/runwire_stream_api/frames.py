@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
+from opentelemetry.context import Context
 
 from runwire.cursor import format_cursor
 
@@ -38,12 +39,40 @@ def _object_or_none(data: bytes) -> bytes | None:
 
 
 class EventFrames:
-    """One stored event and its encodings for each transport, built lazily, at most once each."""
+    """One stored event and its encodings for each transport, built lazily, at most once each.
 
-    __slots__ = ("_item", "_sse", "_ws", "aggregate", "data", "project", "seq", "stored_ns", "type")
+    It also carries the event's timings (publish, store, receipt, first delivery, all in ns since
+    the epoch) and trace context, for latency metrics and the per-event trace breakdown.
+    """
+
+    __slots__ = (
+        "_item",
+        "_sse",
+        "_ws",
+        "aggregate",
+        "data",
+        "event_id",
+        "first_delivered_ns",
+        "project",
+        "published_ns",
+        "received_ns",
+        "recipients",
+        "seq",
+        "stored_ns",
+        "trace_context",
+        "traceparent",
+        "type",
+    )
 
     def __init__(
-        self, seq: int, project: str, aggregate: str, type_: str, data: bytes, stored_ns: int
+        self,
+        seq: int,
+        project: str,
+        aggregate: str,
+        type_: str,
+        data: bytes,
+        stored_ns: int,
+        published_ns: int | None = None,
     ) -> None:
         self.seq = seq
         self.project = project
@@ -51,6 +80,13 @@ class EventFrames:
         self.type = type_
         self.data = data
         self.stored_ns = stored_ns
+        self.published_ns = stored_ns if published_ns is None else published_ns
+        self.received_ns = 0
+        self.first_delivered_ns: int | None = None
+        self.recipients = 0
+        self.event_id = ""
+        self.traceparent: str | None = None
+        self.trace_context: Context | None = None
         self._sse: bytes | None = None
         self._item: bytes | None = None
         self._ws: str | None = None

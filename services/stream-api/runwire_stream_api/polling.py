@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Annotated
 
 from litestar import Response, get
@@ -92,4 +93,6 @@ async def poll_events(
     finally:
         runtime.release(client)
     runtime.metrics.deliveries.labels("poll").inc(len(events))
+    if client.delivery is not None and events:
+        client.delivery.written(events, time.time_ns())
     return Response(encode_page(events, client.position, reset), media_type="application/json")

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 
+from runwire.cursor import format_cursor
 from runwire.event_store import EventStore
 from runwire.filters import EventFilter
 from runwire.problems import ProblemError
 from runwire.settings import Settings
+from runwire.telemetry import Telemetry
 from runwire_stream_api.client_stream import ClientStream
+from runwire_stream_api.delivery import DeliveryRecorder
 from runwire_stream_api.fanout import Hub
-from runwire_stream_api.metrics import StreamMetrics
+from runwire_stream_api.latency import LatencyRecorder
+from runwire_stream_api.metrics import TRANSPORTS, StreamMetrics
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Runtime:
     store: EventStore
     metrics: StreamMetrics
     hub: Hub
+    latency: LatencyRecorder
+    telemetry: Telemetry
     clients: set[ClientStream] = field(default_factory=set)
     shutting_down: bool = False
 
@@ -60,6 +66,7 @@ class Runtime:
             after=after,
             queue_limit=self.settings.client_queue_events,
             transport=transport,
+            delivery=DeliveryRecorder(self.latency, self.telemetry, transport, event_filter.project),
         )
         self.clients.add(client)
         self.metrics.connections.labels(transport).inc()
@@ -77,6 +84,24 @@ class Runtime:
         self.shutting_down = True
         for client in list(self.clients):
             client.shutdown()
+
+    def stats(self) -> dict[str, object]:
+        """Live figures of this instance, for the dashboard (`GET /v1/stats`)."""
+        by_transport = dict.fromkeys(TRANSPORTS, 0)
+        for client in self.clients:
+            by_transport[client.transport] += 1
+        sample = self.metrics.registry.get_sample_value
+        return {
+            "connections": by_transport,
+            "catch_up_clients": sum(1 for c in self.clients if c.catching_up),
+            "queue_depth": sum(c.queued for c in self.clients),
+            "events_in": int(sample("runwire_stream_events_in_total") or 0),
+            "deliveries": {
+                t: int(sample("runwire_stream_deliveries_total", {"transport": t}) or 0) for t in TRANSPORTS
+            },
+            "position": format_cursor(self.hub.position),
+            "latency": self.latency.window.summary(),
+        }
 
     def _collect(self) -> None:
         self.metrics.nats_connected.set(1 if self.nc.is_connected else 0)

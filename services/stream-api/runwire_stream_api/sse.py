@@ -8,6 +8,7 @@ at once, and no generator is left suspended.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 from litestar import get
@@ -43,6 +44,7 @@ class SSEResponse:
         listener = asyncio.create_task(self._listen(receive))
         items = client.items(heartbeat=self.runtime.settings.heartbeat_seconds)
         deliveries = self.runtime.metrics.deliveries.labels("sse")
+        delivery = client.delivery
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
@@ -59,7 +61,10 @@ class SSEResponse:
                     return
                 else:
                     continue
+                started = time.time_ns()
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+                if delivery is not None and isinstance(item, list):
+                    delivery.written(item, started)
             if not listener.done():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:

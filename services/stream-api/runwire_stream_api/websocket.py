@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import msgspec
@@ -103,9 +104,12 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, client: Cli
         listener = asyncio.create_task(_listen(socket, client))
         async for item in items:
             if isinstance(item, list):
+                started = time.time_ns()
                 for frames in item:
                     await send({"type": "websocket.send", "bytes": None, "text": frames.ws})
                 deliveries.inc(len(item))
+                if client.delivery is not None:
+                    client.delivery.written(item, started)
             elif isinstance(item, Reset):
                 await send(
                     {"type": "websocket.send", "bytes": None, "text": ws_reset(item.earliest, item.requested)}

@@ -1,0 +1,62 @@
+"""What happens after a socket write: latency recorded, the event's first delivery timed and traced.
+
+Shared by every transport so that each records deliveries the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from opentelemetry.trace import SpanKind
+
+from runwire.telemetry import Telemetry
+from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.latency import LatencyRecorder
+
+
+class DeliveryRecorder:
+    """Per client: counts latency only for events stored after the client connected (not replays
+    of history it asked for), and gives each event one sampled `process` span: its first write."""
+
+    __slots__ = ("_connected_ns", "_latency", "_project", "_telemetry", "_transport")
+
+    def __init__(self, latency: LatencyRecorder, telemetry: Telemetry, transport: str, project: str) -> None:
+        self._latency = latency
+        self._telemetry = telemetry
+        self._transport = transport
+        self._project = project
+        self._connected_ns = time.time_ns()
+
+    def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
+        """`batch` was written to the socket; the write began at `started_ns`."""
+        now = time.time_ns()
+        connected = self._connected_ns
+        self._latency.delivered(
+            self._transport,
+            self._project,
+            [f.published_ns for f in batch if f.stored_ns >= connected],
+            now,
+        )
+        for frames in batch:
+            if frames.first_delivered_ns is None and frames.received_ns:
+                frames.first_delivered_ns = now
+                if frames.trace_context is not None:
+                    self._process_span(frames, started_ns, now)
+
+    def _process_span(self, frames: EventFrames, started_ns: int, ended_ns: int) -> None:
+        span = self._telemetry.tracer.start_span(
+            f"process events.{frames.project}.{frames.aggregate}.{frames.type}",
+            context=frames.trace_context,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.operation.name": "deliver",
+                "messaging.message.id": frames.event_id,
+                "runwire.transport": self._transport,
+                "runwire.cursor": str(frames.seq),
+            },
+            start_time=started_ns,
+        )
+        span.end(ended_ns)

@@ -1,0 +1,96 @@
+"""`GET /v1/projects/{project}/events/{cursor}/trace`: where one recent event spent its time.
+
+publish (the event's `time`) -> stored (JetStream) -> received (this instance's live consumer) ->
+first delivered (first socket write), from the instance's bounded buffer of recent events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import get
+from litestar.datastructures import State
+from litestar.params import FromPath
+
+from runwire.auth import project_guard
+from runwire.cursor import CursorError, format_cursor, parse_cursor
+from runwire.problems import ProblemError, invalid_field
+from runwire.telemetry import trace_id_of
+from runwire_stream_api.runtime import Runtime
+
+
+class Stages(msgspec.Struct):
+    """Seconds spent between the milestones (None where a milestone is unknown)."""
+
+    publish_to_stored: float | None
+    stored_to_received: float | None
+    received_to_delivered: float | None
+    total: float | None
+
+
+class EventTrace(msgspec.Struct):
+    cursor: str
+    id: str
+    type: str
+    aggregate: str
+    trace_id: str | None
+    published_at: datetime
+    stored_at: datetime
+    received_at: datetime
+    first_delivered_at: datetime | None
+    recipients: int
+    stages: Stages
+
+
+def _at(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def _seconds(start: int | None, end: int | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start) / 1e9)
+
+
+@get(
+    "/v1/projects/{project:str}/events/{cursor:str}/trace",
+    guards=[project_guard],
+    summary="Trace breakdown of a recent event",
+    description="404 when the event is no longer among the instance's recent events.",
+    tags=["operations"],
+    sync_to_thread=False,
+)
+def event_trace(project: FromPath[str], cursor: FromPath[str], state: State) -> EventTrace:
+    runtime: Runtime = state.runtime
+    try:
+        seq = parse_cursor(cursor)
+    except CursorError as exc:
+        raise invalid_field("cursor", str(exc), source="path") from exc
+    frames = runtime.hub.recent.get(seq)
+    if frames is None or frames.project != project:
+        raise ProblemError(
+            404,
+            f"event {cursor} of project {project!r} is not among this instance's recent events",
+            kind="trace-not-found",
+            title="Not Found",
+        )
+    delivered = frames.first_delivered_ns
+    return EventTrace(
+        cursor=format_cursor(frames.seq),
+        id=frames.event_id,
+        type=frames.type,
+        aggregate=frames.aggregate,
+        trace_id=trace_id_of(frames.traceparent),
+        published_at=_at(frames.published_ns),
+        stored_at=_at(frames.stored_ns),
+        received_at=_at(frames.received_ns),
+        first_delivered_at=_at(delivered) if delivered is not None else None,
+        recipients=frames.recipients,
+        stages=Stages(
+            publish_to_stored=_seconds(frames.published_ns, frames.stored_ns),
+            stored_to_received=_seconds(frames.stored_ns, frames.received_ns),
+            received_to_delivered=_seconds(frames.received_ns, delivered),
+            total=_seconds(frames.published_ns, delivered),
+        ),
+    )

@@ -1,0 +1,170 @@
+"""Delivery and receive latency: cheap enough to record for every delivery on the hot path.
+
+Each observation is a bisect and two increments: a cumulative histogram per (transport, project)
+for Prometheus, and a per-second ring over the last seconds for the live percentiles that the
+dashboard shows. OpenTelemetry histograms get the same values only while telemetry is enabled.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from opentelemetry.metrics import Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from runwire.telemetry import LATENCY_BUCKETS, Telemetry
+
+WINDOW_SECONDS: Final = 10
+_BOUNDS: Final = list(LATENCY_BUCKETS)
+
+
+class _Cumulative:
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_BOUNDS) + 1)
+        self.count = 0
+        self.total = 0.0
+
+
+class _Second:
+    __slots__ = ("buckets", "count", "max", "second")
+
+    def __init__(self, second: int) -> None:
+        self.second = second
+        self.buckets = [0] * (len(_BOUNDS) + 1)
+        self.count = 0
+        self.max = 0.0
+
+
+class LatencyWindow:
+    """Percentiles over the last WINDOW_SECONDS, from per-second bucket counts."""
+
+    def __init__(self, seconds: int = WINDOW_SECONDS) -> None:
+        self.seconds = seconds
+        self._ring: list[_Second] = [_Second(-1) for _ in range(seconds)]
+
+    def _slot(self, second: int) -> _Second:
+        slot = self._ring[second % self.seconds]
+        if slot.second != second:
+            slot.second = second
+            slot.buckets = [0] * (len(_BOUNDS) + 1)
+            slot.count = 0
+            slot.max = 0.0
+        return slot
+
+    def add(self, index: int, value: float, second: int) -> None:
+        slot = self._slot(second)
+        slot.buckets[index] += 1
+        slot.count += 1
+        if value > slot.max:
+            slot.max = value
+
+    def summary(self, now_second: int | None = None) -> dict[str, float | int | None]:
+        """count, p50, p95, p99 (bucket upper bounds) and max over the window."""
+        current = int(time.time()) if now_second is None else now_second
+        live = [s for s in self._ring if current - self.seconds < s.second <= current]
+        buckets = [sum(s.buckets[i] for s in live) for i in range(len(_BOUNDS) + 1)]
+        count = sum(buckets)
+        worst = max((s.max for s in live), default=0.0)
+        return {
+            "window_seconds": self.seconds,
+            "count": count,
+            "p50": _quantile(buckets, count, 0.50, worst),
+            "p95": _quantile(buckets, count, 0.95, worst),
+            "p99": _quantile(buckets, count, 0.99, worst),
+            "max": worst if count else None,
+        }
+
+
+def _quantile(buckets: list[int], count: int, q: float, worst: float) -> float | None:
+    if count == 0:
+        return None
+    rank = q * count
+    seen = 0
+    for index, bucket_count in enumerate(buckets):
+        seen += bucket_count
+        if seen >= rank:
+            return min(_BOUNDS[index], worst) if index < len(_BOUNDS) else worst
+    return worst
+
+
+class LatencyRecorder(Collector):
+    """`runwire_delivery_latency_seconds{transport,project}` and
+    `runwire_stream_receive_latency_seconds`, plus the live window of delivery latency."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._delivery: dict[tuple[str, str], _Cumulative] = {}
+        self._receive = _Cumulative()
+        self.window = LatencyWindow()
+        self._otel_delivery: Histogram | None = None
+        self._otel_receive: Histogram | None = None
+        if telemetry.enabled:
+            self._otel_delivery = telemetry.meter.create_histogram(
+                "runwire.delivery.latency", unit="s", description="Event publish time to socket write"
+            )
+            self._otel_receive = telemetry.meter.create_histogram(
+                "runwire.stream.receive.latency",
+                unit="s",
+                description="Event publish time to receipt by the stream API's live consumer",
+            )
+
+    def delivered(self, transport: str, project: str, published_ns: Iterable[int], now_ns: int) -> None:
+        """Record one socket write that carried events published at `published_ns`."""
+        key = (transport, project)
+        cumulative = self._delivery.get(key)
+        if cumulative is None:
+            cumulative = self._delivery[key] = _Cumulative()
+        second = now_ns // 1_000_000_000
+        buckets = cumulative.buckets
+        window_add = self.window.add
+        otel = self._otel_delivery
+        attributes = {"transport": transport, "project": project} if otel is not None else None
+        for published in published_ns:
+            value = max(0.0, (now_ns - published) / 1e9)
+            index = bisect.bisect_left(_BOUNDS, value)
+            buckets[index] += 1
+            cumulative.count += 1
+            cumulative.total += value
+            window_add(index, value, second)
+            if otel is not None:
+                otel.record(value, attributes)
+
+    def received(self, published_ns: int, received_ns: int) -> None:
+        """Record the live consumer's receipt of one event."""
+        value = max(0.0, (received_ns - published_ns) / 1e9)
+        receive = self._receive
+        receive.buckets[bisect.bisect_left(_BOUNDS, value)] += 1
+        receive.count += 1
+        receive.total += value
+        if self._otel_receive is not None:
+            self._otel_receive.record(value)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        delivery = HistogramMetricFamily(
+            "runwire_delivery_latency_seconds",
+            "Seconds from an event's publish time to its write to a client's socket",
+            labels=["transport", "project"],
+        )
+        for (transport, project), cumulative in sorted(self._delivery.items()):
+            delivery.add_metric([transport, project], _prometheus_buckets(cumulative), cumulative.total)
+        yield delivery
+        receive = HistogramMetricFamily(
+            "runwire_stream_receive_latency_seconds",
+            "Seconds from an event's publish time to its receipt by the stream API's live consumer",
+        )
+        receive.add_metric([], _prometheus_buckets(self._receive), self._receive.total)
+        yield receive
+
+
+def _prometheus_buckets(cumulative: _Cumulative) -> list[tuple[str, float]]:
+    running = 0
+    out: list[tuple[str, float]] = []
+    for bound, count in zip([*map(repr, _BOUNDS), "+Inf"], cumulative.buckets, strict=True):
+        running += count
+        out.append((bound, float(running)))
+    return out
