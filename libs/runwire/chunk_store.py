@@ -1,7 +1,8 @@
 """The chunk index: text chunks of ingested documents in a JetStream key-value bucket.
 
 The ingest service writes a job's chunks here (its INDEXING stage) and the agent's search tool
-reads them, so the bucket and key scheme `<project>.<job>.<index>` are defined once, here.
+reads them, so the bucket and key scheme `<project>.<job>.<index>` are defined once, here. Reads go
+through the bucket's stream with the ordered StreamReader (a subject filter per job).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import contextlib
 from typing import Final
 
 import msgspec
-import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
+
+from runwire.stream_reader import StreamReader
 
 BUCKET: Final = "runwire-chunks"
 MAX_CHUNK_BYTES: Final = 64 * 1024
@@ -40,8 +42,10 @@ def chunk_key(project: str, job: str, index: int) -> str:
 class ChunkStore:
     """Reads and writes chunks in the `runwire-chunks` bucket (created on first use)."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, nc: NATS, kv: KeyValue, bucket: str) -> None:
+        self._nc = nc
         self._kv = kv
+        self._bucket = bucket
 
     @classmethod
     async def open(cls, nc: NATS, bucket: str = BUCKET) -> ChunkStore:
@@ -59,7 +63,7 @@ class ChunkStore:
                     description="runwire: text chunks of ingested documents",
                 )
             )
-        return cls(kv)
+        return cls(nc, kv, bucket)
 
     async def put(self, project: str, job: str, chunk: Chunk) -> None:
         """Store (or overwrite: indexing is idempotent) one chunk."""
@@ -67,15 +71,14 @@ class ChunkStore:
 
     async def chunks(self, project: str, job: str) -> list[Chunk]:
         """Every chunk indexed for a job, in document order (empty if none)."""
-        watcher = await self._kv.watch(f"{project}.{job}.*", ignore_deletes=True)
-        found: list[Chunk] = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.value:
-                    found.append(_decoder.decode(entry.value))
-        finally:
-            with contextlib.suppress(nats.errors.Error):
-                await watcher.stop()  # type: ignore[no-untyped-call]
-        return sorted(found, key=lambda c: c.index)
+        subject = f"$KV.{self._bucket}.{project}.{job}.*"
+        reader = StreamReader(self._nc, f"KV_{self._bucket}", [subject], start_seq=1)
+        found: dict[str, Chunk] = {}
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                for message in batch:
+                    if message.headers and message.headers.get("KV-Operation") in ("DEL", "PURGE"):
+                        found.pop(message.subject, None)
+                    elif message.data:
+                        found[message.subject] = _decoder.decode(message.data)
+        return sorted(found.values(), key=lambda c: c.index)

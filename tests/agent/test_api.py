@@ -15,8 +15,12 @@ async def test_create_returns_201_with_the_queued_run(client: httpx.AsyncClient,
     assert response.status_code == 201
     run = response.json()
     assert (run["project"], run["prompt"], run["policy"], run["max_steps"], run["sources"]) == (
-        project, "what is 1 + 1", "deterministic", 3, []
-    )  # fmt: skip
+        project,
+        "what is 1 + 1",
+        "deterministic",
+        3,
+        [],
+    )
     assert response.headers["location"] == f"/v1/projects/{project}/agent/runs/{run['id']}"
 
 
@@ -77,8 +81,9 @@ async def test_token_for_another_project_is_403(agent_url: str, project: str) ->
 async def test_unknown_run_is_404(client: httpx.AsyncClient, project: str) -> None:
     response = await client.get("/runs/run-missing")
     assert (response.status_code, response.json()["detail"]) == (
-        404, f"agent run run-missing not found in project {project}"
-    )  # fmt: skip
+        404,
+        f"agent run run-missing not found in project {project}",
+    )
 
 
 async def test_approve_of_an_unknown_run_is_404(client: httpx.AsyncClient) -> None:

@@ -31,8 +31,12 @@ def run_of(prompt: str, sources: list[str], *events: AgentEvent) -> Run:
     created = RunCreated(
         at=T0, prompt=prompt, sources=sources, policy="deterministic", max_steps=9, fingerprint="f"
     )
-    for event in (created, MessageAppended(at=T0, index=0, role="user", content=prompt),
-                  RunUpdated(at=T0, status="running", steps=0), *events):  # fmt: skip
+    for event in (
+        created,
+        MessageAppended(at=T0, index=0, role="user", content=prompt),
+        RunUpdated(at=T0, status="running", steps=0),
+        *events,
+    ):
         run = evolve(run, event)
     return run
 
@@ -128,4 +132,10 @@ def test_a_failed_step_is_reported_not_retried() -> None:
     )
     assert POLICY.decide(run_of("what is 1 / 0", [], failed), TOOLS) == FinalAnswer(
         "calculator failed: division by zero."
+    )
+
+
+def test_a_question_without_searchable_words_is_not_searched() -> None:
+    assert POLICY.decide(run_of("what is 6 * 7", ["job-1"]), TOOLS) == ToolCall(
+        "calculator", {"expression": "6 * 7"}
     )

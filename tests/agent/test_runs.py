@@ -78,8 +78,10 @@ async def test_a_failing_tool_fails_its_step_and_the_run_still_answers(
     run_id = await finished_run(client, store, project, {"prompt": "what is 1 / 0"})
     run = (await client.get(f"/runs/{run_id}")).json()
     assert (run["status"], run["steps"][0]["status"], run["steps"][0]["error"]) == (
-        "completed", "failed", "division by zero"
-    )  # fmt: skip
+        "completed",
+        "failed",
+        "division by zero",
+    )
 
 
 async def test_a_risky_tool_waits_for_approval_then_runs(

@@ -23,8 +23,12 @@ async def test_create_returns_201_with_the_queued_job(client: httpx.AsyncClient,
     assert response.status_code == 201
     job = response.json()
     assert (job["project"], job["status"], job["name"], job["chunk_size"], job["chunk_overlap"]) == (
-        project, "queued", "fox.txt", 200, 40
-    )  # fmt: skip
+        project,
+        "queued",
+        "fox.txt",
+        200,
+        40,
+    )
     assert response.headers["location"] == f"/v1/projects/{project}/ingest/jobs/{job['id']}"
 
 
@@ -32,8 +36,10 @@ async def test_get_returns_the_job_as_its_events_left_it(client: httpx.AsyncClie
     job_id = (await client.post("/ingest/jobs", json=DOC)).json()["id"]
     job = await completed(client, job_id)
     assert (job["stage"], job["progress"], job["counts"]) == (
-        "INDEXING", 1.0, {"characters": 899, "chunks": 6, "indexed": 6}
-    )  # fmt: skip
+        "INDEXING",
+        1.0,
+        {"characters": 899, "chunks": 6, "indexed": 6},
+    )
 
 
 async def test_list_returns_the_projects_jobs_oldest_first(client: httpx.AsyncClient) -> None:

@@ -214,16 +214,31 @@ EVOLVE_CASES: list[tuple[str, Job, JobEvent, dict[str, object]]] = [
         CREATED,
         {"status": "queued", "name": "a.txt", "text": "hello world", "chunk_size": 100, "created_at": T0},
     ),
-    ("updated moves stage and progress", QUEUED,
-     JobUpdated(at=T1, stage="CHUNKING", progress=0.1, counts=COUNTS),
-     {"status": "processing", "stage": "CHUNKING", "progress": 0.1, "counts": COUNTS, "updated_at": T1}),
-    ("completed sets full progress", INDEXING, JobCompleted(at=T1, counts=COUNTS, bucket="b"),
-     {"status": "completed", "progress": 1.0, "updated_at": T1}),
-    ("failed keeps the error", INDEXING, JobFailed(at=T1, error="boom"),
-     {"status": "failed", "error": "boom"}),
-    ("cancelled keeps who and why", CHUNKING, JobCancelled(at=T1, reason="stop", by="u"),
-     {"status": "cancelled", "cancel_reason": "stop (by u)", "stage": "CHUNKING"}),
-]  # fmt: skip
+    (
+        "updated moves stage and progress",
+        QUEUED,
+        JobUpdated(at=T1, stage="CHUNKING", progress=0.1, counts=COUNTS),
+        {"status": "processing", "stage": "CHUNKING", "progress": 0.1, "counts": COUNTS, "updated_at": T1},
+    ),
+    (
+        "completed sets full progress",
+        INDEXING,
+        JobCompleted(at=T1, counts=COUNTS, bucket="b"),
+        {"status": "completed", "progress": 1.0, "updated_at": T1},
+    ),
+    (
+        "failed keeps the error",
+        INDEXING,
+        JobFailed(at=T1, error="boom"),
+        {"status": "failed", "error": "boom"},
+    ),
+    (
+        "cancelled keeps who and why",
+        CHUNKING,
+        JobCancelled(at=T1, reason="stop", by="u"),
+        {"status": "cancelled", "cancel_reason": "stop (by u)", "stage": "CHUNKING"},
+    ),
+]
 
 
 @pytest.mark.parametrize(

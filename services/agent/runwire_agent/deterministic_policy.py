@@ -1,6 +1,7 @@
 """The default policy: a deterministic, tool-using agent with no model and no network.
 
-For the prompt and each follow-up message it searches the run's ingested documents and calculates
+For the prompt and each follow-up message it searches the run's ingested documents (when the
+question has searchable words) and calculates
 any arithmetic it finds; if the prompt asks to publish, it publishes a report (a risky step that
 needs approval); then it answers from what its tools returned. The same run state always yields
 the same action, which is what makes a restarted run carry on exactly where it was.
@@ -15,6 +16,7 @@ from typing import Any
 from runwire_agent.domain.state import Run, Step
 from runwire_agent.policy import Action, FinalAnswer, ToolCall
 from runwire_agent.tools.calculator import find_expression
+from runwire_agent.tools.search_tool import terms
 from runwire_agent.tools.toolbox import Tool
 
 _PUBLISH_RE = re.compile(r"\bpublish\w*\b", re.IGNORECASE)
@@ -63,7 +65,8 @@ class DeterministicPolicy:
     def decide(self, run: Run, tools: Mapping[str, Tool]) -> Action:
         """The next action (pure: the same run always gives the same action)."""
         for question in questions(run):
-            if run.sources and "search" in tools and not _done(run, "search", "query", question):
+            searchable = run.sources and "search" in tools and terms(question)
+            if searchable and not _done(run, "search", "query", question):
                 return ToolCall("search", {"query": question, "jobs": list(run.sources)})
             expression = find_expression(question)
             if (

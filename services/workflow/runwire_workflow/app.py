@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import msgspec
 from litestar import Litestar
 
 from runwire.aggregate import EventCodec, Repository
@@ -14,22 +12,13 @@ from runwire.service_app import ServiceContext, domain_service_app
 from runwire.settings import Settings
 from runwire_workflow.config import WorkflowConfig, load_config
 from runwire_workflow.dispatch import Dispatcher
-from runwire_workflow.domain.definition import Definition
 from runwire_workflow.domain.events import SOURCE, WorkflowEvent
 from runwire_workflow.domain.state import evolve, initial
 from runwire_workflow.manager import WorkflowManager
-from runwire_workflow.routes import DEFINITION_SCHEMA, WorkflowController
+from runwire_workflow.routes import WorkflowController
 from runwire_workflow.service import WorkflowService
 
 PORT_OFFSET = 3
-
-
-def definition_schemas() -> dict[str, Any]:
-    """OpenAPI components for the definition body (the routes read it themselves, as JSON or YAML)."""
-    (schema,), components = msgspec.json.schema_components(
-        [Definition], ref_template="#/components/schemas/{name}"
-    )
-    return {**components, DEFINITION_SCHEMA: schema}
 
 
 def create_app(settings: Settings, config: WorkflowConfig | None = None) -> Litestar:
@@ -59,5 +48,4 @@ def create_app(settings: Settings, config: WorkflowConfig | None = None) -> Lite
         route_handlers=[WorkflowController],
         runtime=runtime,
         request_max_body_size=1024 * 1024,
-        schemas=definition_schemas(),
     )

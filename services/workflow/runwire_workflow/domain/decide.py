@@ -145,7 +145,7 @@ def _node(run: WorkflowRun, node_id: str) -> NodeState:
 
 def _expect_running(run: WorkflowRun, node: NodeState, kinds: tuple[str, ...]) -> None:
     if node.kind not in kinds:
-        raise InvalidTransition(f"node {node.id} of workflow run {run.id} is a {node.kind} node")
+        raise InvalidTransition(f"node {node.id} of workflow run {run.id} is of kind {node.kind}")
     if node.status != "running":
         raise InvalidTransition(f"node {node.id} of workflow run {run.id} is {node.status}, not running")
 
@@ -163,7 +163,7 @@ def _expect_deadline(run: WorkflowRun, node: NodeState, at: datetime) -> datetim
 def _paused_gate(run: WorkflowRun, node_id: str) -> NodeState:
     node = _node(run, node_id)
     if node.kind != "gate":
-        raise InvalidTransition(f"node {node_id} of workflow run {run.id} is a {node.kind} node, not a gate")
+        raise InvalidTransition(f"node {node_id} of workflow run {run.id} is of kind {node.kind}, not a gate")
     if node.status != "paused":
         raise InvalidTransition(
             f"gate {node_id} of workflow run {run.id} is {node.status}; it is not waiting for a decision"
