@@ -21,6 +21,9 @@ install: $(STAMP) ## create .venv and install everything (idempotent)
 run: install ## start NATS (embedded unless RUNWIRE_NATS_URL is set) and every service
 	$(PY) -m runwire
 
+demo: install ## against a running `make run`: one project through ingest, agent and a workflow
+	$(PY) -m runwire.demo
+
 test: install lint ## lint, type-check and run the whole test suite
 	$(PY) -m pytest
 

@@ -133,13 +133,11 @@ def domain_service_app(
     runtime: RuntimeFactory,
     request_max_body_size: int = 1024 * 1024,
     body_limit_detail: str | None = None,
-    schemas: dict[str, Any] | None = None,
 ) -> Litestar:
     """A Litestar app for one domain service; its runtime is available to routes as `runtime`.
 
     `body_limit_detail` is the 413 answer to a body over `request_max_body_size` (say what the limit
-    is and which setting moves it); `schemas` adds JSON Schemas to the OpenAPI components (for bodies
-    a route parses itself).
+    is and which setting moves it).
     """
     too_large_detail = body_limit_detail or f"the request body is larger than {request_max_body_size} bytes"
 
@@ -185,7 +183,7 @@ def domain_service_app(
             title=title,
             version="0.1.0",
             description=description,
-            components=Components(security_schemes={"bearer": bearer}, schemas=schemas or {}),
+            components=Components(security_schemes={"bearer": bearer}),
             security=[{"bearer": []}],
         ),
     )
