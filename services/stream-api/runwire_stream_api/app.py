@@ -16,6 +16,7 @@ from runwire.problems import exception_handlers
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
 from runwire.telemetry import Telemetry, disabled
+from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.health import healthz, metrics, readyz
@@ -92,6 +93,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             poll_events,
             publish_events,
             event_trace,
+            dashboard_router,
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
