@@ -26,11 +26,20 @@ def terms(text: str) -> list[str]:
     return [w for w in _WORD_RE.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS]
 
 
-def score(query_terms: list[str], text: str) -> int:
-    """How many times the chunk uses the query's words."""
+def score(query_terms: list[str], text: str) -> tuple[int, int]:
+    """(how many of the query's words the chunk uses, how often it uses them): coverage ranks first."""
     words = _WORD_RE.findall(text.lower())
     wanted = set(query_terms)
-    return sum(1 for w in words if w in wanted)
+    used = [w for w in words if w in wanted]
+    return len(set(used)), len(used)
+
+
+def snippet(text: str) -> str:
+    """The start of a chunk on one line, cut at a word."""
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET_CHARACTERS:
+        return flat
+    return flat[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + " \u2026"
 
 
 class SearchTool:
@@ -52,17 +61,17 @@ class SearchTool:
         query_terms = terms(query)
         if not query_terms:
             raise ToolFailed(f"the query {query!r} has no searchable words")
-        ranked: list[tuple[int, int, int, str, str]] = []
+        ranked: list[tuple[int, int, int, int, str, str]] = []
         searched = 0
         for order, job in enumerate(jobs):
             for chunk in await self._chunks.chunks(context.project, job):
                 searched += 1
-                points = score(query_terms, chunk.text)
-                if points:
-                    ranked.append((-points, order, chunk.index, job, chunk.text))
+                matched, occurrences = score(query_terms, chunk.text)
+                if matched:
+                    ranked.append((-matched, -occurrences, order, chunk.index, job, chunk.text))
         ranked.sort()
         hits = [
-            {"job": job, "chunk": index, "score": -points, "text": text[:SNIPPET_CHARACTERS]}
-            for points, _, index, job, text in ranked[:MAX_HITS]
+            {"job": job, "chunk": index, "matched": -matched, "score": -occurrences, "text": snippet(text)}
+            for matched, occurrences, _, index, job, text in ranked[:MAX_HITS]
         ]
         return {"query": query, "terms": query_terms, "searched_chunks": searched, "hits": hits}
