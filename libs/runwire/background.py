@@ -49,6 +49,10 @@ class KeyedTasks:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
+    async def aclose(self) -> None:
+        """Cancel every task and wait until all have ended (so `contextlib.aclosing` applies)."""
+        await self.close()
+
     async def close(self) -> None:
         """Cancel every task and wait until all have ended."""
         self._closed = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
@@ -131,6 +131,26 @@ class CommandServer:
         self._subscriptions.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+CommandHandler = tuple[type[Any], Callable[[Any], Awaitable[msgspec.Struct]]]
+"""A command type and the coroutine that answers it."""
+
+
+@contextlib.asynccontextmanager
+async def serving_commands(
+    nc: NATS,
+    service: str,
+    handlers: Mapping[str, CommandHandler],
+) -> AsyncIterator[CommandServer]:
+    """Serve `{verb: (command type, handler)}` on `runwire.cmd.<service>.<verb>` while the block runs."""
+    server = CommandServer(nc, service)
+    try:
+        for verb, (command_type, handler) in handlers.items():
+            await server.handle(verb, command_type, handler)
+        yield server
+    finally:
+        await server.close()
 
 
 async def send_command(

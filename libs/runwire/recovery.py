@@ -8,13 +8,16 @@ those lifecycle event types are read, filtered by the server, across every proje
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 
 from nats.aio.client import Client as NATS
 
 from runwire.event_store import STREAM_NAME
 from runwire.stream_reader import StreamReader
 from runwire.subjects import ROOT, parse_unchecked
+
+log = logging.getLogger(__name__)
 
 
 async def open_aggregates(
@@ -34,3 +37,15 @@ async def open_aggregates(
                 else:
                     open_.pop(key, None)
     return list(open_)
+
+
+async def resume_unfinished(
+    nc: NATS, created_type: str, terminal_types: Iterable[str], resume: Callable[[str, str], None]
+) -> int:
+    """Call `resume(project, aggregate)` for each unfinished aggregate; returns how many there were."""
+    unfinished = await open_aggregates(nc, created_type, terminal_types)
+    for project, aggregate in unfinished:
+        resume(project, aggregate)
+    if unfinished:
+        log.info("resuming %d unfinished %s aggregate(s)", len(unfinished), created_type.rsplit(".", 1)[0])
+    return len(unfinished)

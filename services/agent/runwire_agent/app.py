@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,7 @@ from litestar import Litestar
 from runwire.aggregate import EventCodec, Repository
 from runwire.background import KeyedTasks
 from runwire.chunk_store import ChunkStore
-from runwire.commands import CancelCommand, CommandServer
+from runwire.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.service_app import ServiceContext, domain_service_app
 from runwire.settings import Settings
 from runwire_agent.api import CreateRunCommand
@@ -54,16 +55,14 @@ def create_app(
         repo.subscribe(runner.poke)
         tasks = KeyedTasks("agent")
         service = AgentService(repo=repo, config=tunables, runner=runner, tasks=tasks)
-        commands = CommandServer(context.nc, "agent")
-        await commands.handle("create", CreateRunCommand, service.on_create_command)
-        await commands.handle("cancel", CancelCommand, service.on_cancel_command)
-        if tunables.recover:
-            await service.recover()
-        try:
+        handlers: dict[str, CommandHandler] = {
+            "create": (CreateRunCommand, service.on_create_command),
+            "cancel": (CancelCommand, service.on_cancel_command),
+        }
+        async with serving_commands(context.nc, "agent", handlers), contextlib.aclosing(tasks):
+            if tunables.recover:
+                await service.recover()
             yield service
-        finally:
-            await commands.close()
-            await tasks.close()
 
     return domain_service_app(
         settings,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from runwire.aggregate import Loaded, Repository, load_existing
 from runwire.background import KeyedTasks
 from runwire.commands import CancelCommand
 from runwire.ids import fingerprint
-from runwire.recovery import open_aggregates
+from runwire.recovery import resume_unfinished
 from runwire.rejections import InvalidCommand
 from runwire_agent.api import CreateRunCommand, CreateRunRequest, RunView, run_view
 from runwire_agent.config import AgentConfig
@@ -18,8 +17,6 @@ from runwire_agent.domain.decide import decide
 from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
 from runwire_agent.domain.state import Run
 from runwire_agent.runner import AgentRunner, now
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -84,12 +81,7 @@ class AgentService:
 
     async def recover(self) -> int:
         """Resume every run the stream shows as unfinished; returns how many."""
-        unfinished = await open_aggregates(self.repo.store.nc, "agent.run.created", TERMINAL_TYPES)
-        for project, run_id in unfinished:
-            self._drive(project, run_id)
-        if unfinished:
-            log.info("agent: resuming %d unfinished run(s)", len(unfinished))
-        return len(unfinished)
+        return await resume_unfinished(self.repo.store.nc, "agent.run.created", TERMINAL_TYPES, self._drive)
 
     async def on_create_command(self, command: CreateRunCommand) -> RunView:
         """`runwire.cmd.agent.create`: the workflow service names the run id itself."""

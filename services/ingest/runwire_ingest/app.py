@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,7 @@ from litestar import Litestar
 from runwire.aggregate import EventCodec, Repository
 from runwire.background import KeyedTasks
 from runwire.chunk_store import ChunkStore
-from runwire.commands import CancelCommand, CommandServer
+from runwire.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.service_app import ServiceContext, domain_service_app
 from runwire.settings import Settings
 from runwire_ingest.api import CreateJobCommand
@@ -42,16 +43,14 @@ def create_app(settings: Settings, config: IngestConfig | None = None) -> Litest
             processor=JobProcessor(repo, chunk_store, tunables),
             tasks=tasks,
         )
-        commands = CommandServer(context.nc, "ingest")
-        await commands.handle("create", CreateJobCommand, service.on_create_command)
-        await commands.handle("cancel", CancelCommand, service.on_cancel_command)
-        if tunables.recover:
-            await service.recover()
-        try:
+        handlers: dict[str, CommandHandler] = {
+            "create": (CreateJobCommand, service.on_create_command),
+            "cancel": (CancelCommand, service.on_cancel_command),
+        }
+        async with serving_commands(context.nc, "ingest", handlers), contextlib.aclosing(tasks):
+            if tunables.recover:
+                await service.recover()
             yield service
-        finally:
-            await commands.close()
-            await tasks.close()
 
     limit = tunables.max_document_bytes + BODY_SLACK_BYTES
     return domain_service_app(

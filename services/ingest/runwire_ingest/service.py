@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from runwire.aggregate import Loaded, Repository, load_existing
 from runwire.background import KeyedTasks
 from runwire.chunk_store import Chunk, ChunkStore
 from runwire.commands import CancelCommand
 from runwire.ids import fingerprint
-from runwire.recovery import open_aggregates
+from runwire.recovery import resume_unfinished
 from runwire_ingest.api import CreateJobCommand, CreateJobRequest, JobView, job_view
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CancelJob, CreateJob
@@ -18,8 +17,6 @@ from runwire_ingest.domain.decide import decide
 from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
 from runwire_ingest.domain.state import Job
 from runwire_ingest.processor import JobProcessor, now
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -76,12 +73,9 @@ class IngestService:
 
     async def recover(self) -> int:
         """Resume every job the stream shows as unfinished; returns how many."""
-        unfinished = await open_aggregates(self.repo.store.nc, "ingest.job.created", TERMINAL_TYPES)
-        for project, job_id in unfinished:
-            self._process(project, job_id)
-        if unfinished:
-            log.info("ingest: resuming %d unfinished job(s)", len(unfinished))
-        return len(unfinished)
+        return await resume_unfinished(
+            self.repo.store.nc, "ingest.job.created", TERMINAL_TYPES, self._process
+        )
 
     async def on_create_command(self, command: CreateJobCommand) -> JobView:
         """`runwire.cmd.ingest.create`: the workflow service names the job id itself."""
