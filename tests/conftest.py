@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from runwire.connection import connect_nats
 from runwire.event_store import EventStore, StreamSettings
 from tests.support.nats_server import nats_server
 
@@ -22,7 +22,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    connection = await nats.connect(nats_url, pending_size=64 * 1024 * 1024)
+    connection = await connect_nats([nats_url], "runwire-tests")
     try:
         yield connection
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -21,11 +21,42 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from runwire.connection import RunwireNATS
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS: Final = 5.0
 INACTIVE_THRESHOLD_SECONDS: Final = 60.0
 API_TIMEOUT_SECONDS: Final = 5.0
+
+
+class Headers(Mapping[str, str]):
+    """A stored message's NATS headers, parsed only if someone reads them (replay never does)."""
+
+    __slots__ = ("_parsed", "_raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        self._parsed: dict[str, str] | None = None
+
+    def _items(self) -> dict[str, str]:
+        if self._parsed is None:
+            parsed: dict[str, str] = {}
+            for line in self._raw.split(b"\r\n")[1:]:
+                name, sep, value = line.partition(b":")
+                if sep:
+                    parsed[name.strip().decode()] = value.strip().decode()
+            self._parsed = parsed
+        return self._parsed
+
+    def __getitem__(self, key: str) -> str:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
 
 
 class StoredMessage(NamedTuple):
@@ -34,7 +65,7 @@ class StoredMessage(NamedTuple):
     seq: int
     subject: str
     data: bytes
-    headers: dict[str, str] | None
+    headers: Mapping[str, str] | None
     stored_ns: int
 
 
@@ -100,6 +131,7 @@ class StreamReader:
         up_to: int | None = None,
         max_buffered: int = 4096,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        with_headers: bool = True,
     ) -> None:
         if start_seq is not None and start_time is not None:
             raise ValueError("give start_seq or start_time, not both")
@@ -112,6 +144,8 @@ class StreamReader:
         self._up_to = up_to
         self._max_buffered = max_buffered
         self._heartbeat = heartbeat_seconds
+        self._with_headers = with_headers
+        self._loop: asyncio.AbstractEventLoop | None = None
 
         self._buffer: list[StoredMessage] = []
         self._wakeup = asyncio.Event()
@@ -132,15 +166,19 @@ class StreamReader:
 
     async def _create(self) -> None:
         """Create the consumer (again, after a gap) starting after the last sequence seen."""
+        self._loop = asyncio.get_running_loop()
         await self._drop_consumer()
         # Reset before subscribing: messages may arrive before the create request is answered.
         self._expected_dseq = 1
         self._needs_reset = False
         self._last_activity = asyncio.get_running_loop().time()
         inbox = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(
-            inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
-        )
+        if isinstance(self._nc, RunwireNATS):
+            self._sub = await self._nc.subscribe_raw(inbox, self._on_raw)
+        else:
+            self._sub = await self._nc.subscribe(
+                inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
+            )
         config: dict[str, Any] = {
             "deliver_subject": inbox,
             "ack_policy": "none",
@@ -182,29 +220,74 @@ class StreamReader:
             self._caught_up = True
             self._wakeup.set()
 
+    def _on_raw(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> str | None:
+        """Raw-subscription handler: control messages are parsed, data messages barely touched."""
+        if headers is not None and headers.startswith(b"NATS/1.0 100"):
+            parsed = Headers(headers)
+            return self._on_control(headers[13:].split(b"\r\n", 1)[0].decode(), reply.decode(), parsed)
+        if not reply:
+            return None
+        self._last_activity = self._loop.time()  # type: ignore[union-attr]
+        if self._needs_reset:
+            return None
+        tokens = reply.split(b".")
+        offset = 0 if len(tokens) == 9 else 2
+        seq = int(tokens[5 + offset])
+        if int(tokens[6 + offset]) != self._expected_dseq:
+            self._request_reset()
+            return None
+        self._expected_dseq += 1
+        if self._last_seq is not None and seq <= self._last_seq:
+            return None
+        self._last_seq = seq
+        self._buffer.append(
+            StoredMessage(
+                seq,
+                subject.decode(),
+                data,
+                Headers(headers) if headers is not None and self._with_headers else None,
+                int(tokens[7 + offset]),
+            )
+        )
+        if not self._follow and (
+            tokens[8 + offset] == b"0" or (self._up_to is not None and seq >= self._up_to)
+        ):
+            self._caught_up = True
+        self._wakeup.set()
+        return None
+
     async def _on_message(self, msg: Msg) -> None:
-        self._last_activity = asyncio.get_running_loop().time()
+        """nats-py subscription callback, for clients without raw subscriptions."""
         headers = msg.headers
-        reply = msg.reply
         if headers is not None and "Status" in headers:
-            description = headers.get("Description", "")
-            if description.startswith("FlowControl") and reply:
+            answer = self._on_control(headers.get("Description", ""), msg.reply, headers)
+            if answer:
+                await self._nc.publish(answer, b"")
+        elif msg.reply:
+            self._on_data(msg.subject, msg.reply, msg.data, headers)
+
+    def _on_control(self, description: str, reply: str, headers: Mapping[str, str]) -> str | None:
+        """Flow control and idle heartbeats; returns a subject to answer now, if any."""
+        self._last_activity = self._loop.time()  # type: ignore[union-attr]
+        if description.startswith("FlowControl") and reply:
+            if len(self._buffer) < self._max_buffered:
+                return reply
+            self._deferred_fc.append(reply)
+            return None
+        if description.startswith("Idle"):
+            last_consumer = headers.get("Nats-Last-Consumer")
+            if last_consumer is not None and int(last_consumer) != self._expected_dseq - 1:
+                self._request_reset()
+            stalled = headers.get("Nats-Consumer-Stalled")
+            if stalled:
                 if len(self._buffer) < self._max_buffered:
-                    await self._nc.publish(reply, b"")
-                else:
-                    self._deferred_fc.append(reply)
-                return
-            if description.startswith("Idle"):
-                last_consumer = headers.get("Nats-Last-Consumer")
-                if last_consumer is not None and int(last_consumer) != self._expected_dseq - 1:
-                    self._request_reset()
-                stalled = headers.get("Nats-Consumer-Stalled")
-                if stalled:
-                    self._deferred_fc.append(stalled)
-                    if len(self._buffer) < self._max_buffered:
-                        await self._flush_flow_control()
-            return
-        if not reply or self._needs_reset:
+                    return stalled
+                self._deferred_fc.append(stalled)
+        return None
+
+    def _on_data(self, subject: str, reply: str, data: bytes, headers: Mapping[str, str] | None) -> None:
+        self._last_activity = self._loop.time()  # type: ignore[union-attr]
+        if self._needs_reset:
             return
         seq, dseq, stored_ns, pending = parse_ack_subject(reply)
         if dseq != self._expected_dseq:
@@ -214,7 +297,7 @@ class StreamReader:
         if self._last_seq is not None and seq <= self._last_seq:
             return
         self._last_seq = seq
-        self._buffer.append(StoredMessage(seq, msg.subject, msg.data, headers, stored_ns))
+        self._buffer.append(StoredMessage(seq, subject, data, headers, stored_ns))
         if not self._follow and (pending == 0 or (self._up_to is not None and seq >= self._up_to)):
             self._caught_up = True
         self._wakeup.set()
@@ -269,7 +352,10 @@ class StreamReader:
         sub, self._sub = self._sub, None
         if sub is not None:
             with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
+                if isinstance(self._nc, RunwireNATS):
+                    await self._nc.unsubscribe_raw(sub)
+                else:
+                    await sub.unsubscribe()
 
     async def _drop_consumer(self) -> None:
         await self._unsubscribe()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import nats
 from nats.aio.client import Client as NATS
 
 from runwire import subjects
@@ -128,3 +129,26 @@ async def test_recovers_when_its_consumer_is_deleted(nc: NATS, store: EventStore
 async def _consumers(nc: NATS):  # type: ignore[no-untyped-def]
     for info in await nc.jetstream().consumers_info("EVENTS"):
         yield info
+
+
+async def test_a_plain_nats_py_client_reads_the_same(nats_url: str, store: EventStore, project: str) -> None:
+    seqs = await fill(store, project, 300)
+    plain = await nats.connect(nats_url)
+    try:
+        reader = StreamReader(
+            plain, "EVENTS", [subjects.project_filter(project)], start_seq=1, max_buffered=16
+        )
+        got = await read_all(reader)
+    finally:
+        await plain.close()
+    assert [m.seq for m in got] == seqs
+    assert got[0].headers is not None
+    assert got[0].headers.get("Nats-Msg-Id")
+
+
+async def test_headers_of_stored_messages_are_readable(nc: NATS, store: EventStore, project: str) -> None:
+    [seq] = await fill(store, project, 1)
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=seq)
+    [message] = await read_all(reader)
+    assert message.headers is not None
+    assert message.headers["Nats-Msg-Id"]

@@ -66,7 +66,7 @@ async def test_catch_up_past_a_lagging_fanout_hands_each_event_over_once(
     client = ClientStream(
         hub, store, make_filter(project, ["keep"]), after=seqs[0] - 1, queue_limit=100, transport="sse"
     )
-    items = client.items(heartbeat=None)
+    items = client.items(idle=True)
     first = await take_until_idle(items)
     hub._dispatch(await stored(nc, project, seqs[4]))  # now the fan-out catches up
     second = await take_until_idle(items)
@@ -83,7 +83,7 @@ async def test_a_full_queue_detaches_and_catches_up_without_loss(
     client = ClientStream(
         hub, store, make_filter(project), after=hub.position, queue_limit=3, transport="sse"
     )
-    items = client.items(heartbeat=None)
+    items = client.items(idle=True)
     assert await take_until_idle(items) == []
     assert len(hub.index) == 1
     seqs = await publish(store, project, ["n"] * 10)
@@ -108,7 +108,7 @@ async def test_a_cursor_behind_retention_yields_reset_then_the_rest(project: str
             client = ClientStream(
                 hub, store, make_filter(project), after=seqs[1], queue_limit=10, transport="sse"
             )
-            items = client.items(heartbeat=None)
+            items = client.items(idle=True)
             handed: list[object] = []
             async for item in items:
                 if item is IDLE:

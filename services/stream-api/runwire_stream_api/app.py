@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,10 +76,12 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         )
         app.state.runtime = runtime
         add_shutdown_hook(app, runtime.begin_shutdown)
+        heartbeats = asyncio.create_task(runtime.send_heartbeats(), name="runwire-heartbeats")
         try:
             yield
         finally:
             runtime.begin_shutdown()
+            heartbeats.cancel()
             await hub.stop()
             await nc.drain()
 

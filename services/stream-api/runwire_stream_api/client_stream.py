@@ -85,6 +85,8 @@ class ClientStream:
         self._overflowed = False
         self._closed = False
         self._shutting_down = False
+        self._heartbeat_due = False
+        self._last_sent = 0.0
         self.catching_up = False
 
     # ------------------------------------------------------------------ called by the fan-out
@@ -140,12 +142,20 @@ class ClientStream:
 
     # ------------------------------------------------------------------ the item stream
 
-    async def items(self, *, heartbeat: float | None = None) -> AsyncGenerator[Item, None]:
+    def heartbeat_if_idle(self, now: float, interval: float) -> None:
+        """Called by the instance's heartbeat ticker: wake an idle live client to send a heartbeat."""
+        if self._attached and not self._queue and now - self._last_sent >= interval:
+            self._heartbeat_due = True
+            self._wake.set()
+
+    async def items(self, *, idle: bool = False) -> AsyncGenerator[Item, None]:
         """Batches of events in stream order, with controls.
 
-        When live and idle it yields HEARTBEAT every `heartbeat` seconds, or IDLE at once when
-        `heartbeat` is None (the caller then waits with `wait()` or stops).
+        When live and idle it waits for events, yielding HEARTBEAT when the instance's ticker asks
+        for one; with `idle=True` it yields IDLE instead of waiting (the caller then waits with
+        `wait()` or stops).
         """
+        loop = asyncio.get_running_loop()
         try:
             while not self._closed:
                 if self._shutting_down:
@@ -154,19 +164,23 @@ class ClientStream:
                 if not self._attached:
                     async for item in self._catch_up():
                         yield item
+                    self._last_sent = loop.time()
                     continue
                 if not self._queue and not self._overflowed:
-                    if heartbeat is None:
+                    if idle:
                         yield IDLE
                         continue
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), heartbeat)
-                    except TimeoutError:
+                    if self._heartbeat_due:
+                        self._heartbeat_due = False
+                        self._last_sent = loop.time()
                         yield HEARTBEAT
+                        continue
+                    self._wake.clear()
+                    await self._wake.wait()
                     continue
                 batch = self._drain()
                 if batch:
+                    self._last_sent = loop.time()
                     yield batch
                 if self._overflowed:
                     self._overflowed = False  # already detached: catch up from the position
@@ -215,6 +229,7 @@ class ClientStream:
             start_seq=self.position + 1,
             up_to=up_to,
             max_buffered=CATCH_UP_BUFFER,
+            with_headers=False,
         )
         matches = self.event_filter.matches
         async with contextlib.aclosing(reader.batches()) as batches:

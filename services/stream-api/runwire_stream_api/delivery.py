@@ -19,10 +19,18 @@ class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_latency", "_project", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_counts", "_latency", "_project", "_telemetry", "_transport")
 
-    def __init__(self, latency: LatencyRecorder, telemetry: Telemetry, transport: str, project: str) -> None:
+    def __init__(
+        self,
+        latency: LatencyRecorder,
+        telemetry: Telemetry,
+        counts: dict[str, int],
+        transport: str,
+        project: str,
+    ) -> None:
         self._latency = latency
+        self._counts = counts
         self._telemetry = telemetry
         self._transport = transport
         self._project = project
@@ -31,6 +39,7 @@ class DeliveryRecorder:
     def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
         """`batch` was written to the socket; the write began at `started_ns`."""
         now = time.time_ns()
+        self._counts[self._transport] += len(batch)
         connected = self._connected_ns
         self._latency.delivered(
             self._transport,

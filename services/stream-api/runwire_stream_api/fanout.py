@@ -95,6 +95,7 @@ class Hub:
                 start_seq=self.position + 1,
                 follow=True,
                 max_buffered=LIVE_BUFFER,
+                with_headers=self.telemetry.enabled,  # a raw producer's traceparent header
             )
             try:
                 async with contextlib.aclosing(reader.batches()) as batches:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 TRANSPORTS = ("sse", "ws", "poll")
 
@@ -26,9 +28,9 @@ class StreamMetrics:
         self.events_in = Counter(
             "runwire_stream_events_in", "Events read from the live tail of EVENTS", registry=r
         )
-        self.deliveries = Counter(
-            "runwire_stream_deliveries", "Events written to clients, by transport", ["transport"], registry=r
-        )
+        # Counted on the hot path (every socket write): a plain dict, exported by a collector.
+        self.deliveries: dict[str, int] = dict.fromkeys(TRANSPORTS, 0)
+        r.register(_DeliveriesCollector(self.deliveries))
         self.queue_depth = Gauge(
             "runwire_stream_queue_depth", "Events queued for clients, summed over clients", registry=r
         )
@@ -59,7 +61,6 @@ class StreamMetrics:
         )
         for transport in TRANSPORTS:
             self.connections.labels(transport)
-            self.deliveries.labels(transport)
             self.catch_ups.labels(transport)
         self._collectors: list[Callable[[], None]] = []
 
@@ -71,3 +72,16 @@ class StreamMetrics:
         for collect in self._collectors:
             collect()
         return generate_latest(self.registry)
+
+
+class _DeliveriesCollector(Collector):
+    def __init__(self, counts: dict[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "runwire_stream_deliveries", "Events written to clients, by transport", labels=["transport"]
+        )
+        for transport, count in self._counts.items():
+            family.add_metric([transport], count)
+        yield family

@@ -33,7 +33,7 @@ async def collect(client: ClientStream, limit: int, wait: float) -> tuple[list[E
     deadline = loop.time() + wait
     events: list[EventFrames] = []
     reset: Reset | None = None
-    async with contextlib.aclosing(client.items(heartbeat=None)) as items:
+    async with contextlib.aclosing(client.items(idle=True)) as items:
         async for item in items:
             if isinstance(item, list):
                 room = limit - len(events)
@@ -92,7 +92,6 @@ async def poll_events(
         events, reset = await collect(client, limit, wait)
     finally:
         runtime.release(client)
-    runtime.metrics.deliveries.labels("poll").inc(len(events))
     if client.delivery is not None and events:
         client.delivery.written(events, time.time_ns())
     return Response(encode_page(events, client.position, reset), media_type="application/json")

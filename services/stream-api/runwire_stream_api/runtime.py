@@ -5,6 +5,7 @@ Nothing here needs to survive a restart: clients resume from their cursors on an
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
@@ -66,7 +67,9 @@ class Runtime:
             after=after,
             queue_limit=self.settings.client_queue_events,
             transport=transport,
-            delivery=DeliveryRecorder(self.latency, self.telemetry, transport, event_filter.project),
+            delivery=DeliveryRecorder(
+                self.latency, self.telemetry, self.metrics.deliveries, transport, event_filter.project
+            ),
         )
         self.clients.add(client)
         self.metrics.connections.labels(transport).inc()
@@ -78,6 +81,17 @@ class Runtime:
         if client in self.clients:
             self.clients.remove(client)
             self.metrics.connections.labels(client.transport).dec()
+
+    async def send_heartbeats(self) -> None:
+        """Ask idle streams for a heartbeat every RUNWIRE_HEARTBEAT_SECONDS (one ticker, not a timer
+        per client: waits on the hot path stay plain event waits)."""
+        interval = self.settings.heartbeat_seconds
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(interval / 4, 1.0))
+            now = loop.time()
+            for client in list(self.clients):
+                client.heartbeat_if_idle(now, interval)
 
     def begin_shutdown(self) -> None:
         """Refuse new streams and tell every open one to close (SSE `close`, WebSocket 1001)."""
@@ -96,9 +110,7 @@ class Runtime:
             "catch_up_clients": sum(1 for c in self.clients if c.catching_up),
             "queue_depth": sum(c.queued for c in self.clients),
             "events_in": int(sample("runwire_stream_events_in_total") or 0),
-            "deliveries": {
-                t: int(sample("runwire_stream_deliveries_total", {"transport": t}) or 0) for t in TRANSPORTS
-            },
+            "deliveries": dict(self.metrics.deliveries),
             "position": format_cursor(self.hub.position),
             "latency": self.latency.window.summary(),
         }

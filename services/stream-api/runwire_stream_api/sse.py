@@ -42,8 +42,7 @@ class SSEResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = self.client
         listener = asyncio.create_task(self._listen(receive))
-        items = client.items(heartbeat=self.runtime.settings.heartbeat_seconds)
-        deliveries = self.runtime.metrics.deliveries.labels("sse")
+        items = client.items()
         delivery = client.delivery
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -51,7 +50,6 @@ class SSEResponse:
             async for item in items:
                 if isinstance(item, list):
                     body = b"".join([frames.sse for frames in item])
-                    deliveries.inc(len(item))
                 elif item is HEARTBEAT:
                     body = HEARTBEAT_FRAME
                 elif isinstance(item, Reset):

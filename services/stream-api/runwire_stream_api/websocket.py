@@ -95,9 +95,8 @@ async def stream_ws(
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, client: ClientStream) -> None:
-    items = client.items(heartbeat=runtime.settings.heartbeat_seconds)
+    items = client.items()
     listener: asyncio.Task[None] | None = None
-    deliveries = runtime.metrics.deliveries.labels("ws")
     send = socket.send
     try:
         await socket.accept()
@@ -107,7 +106,6 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, client: Cli
                 started = time.time_ns()
                 for frames in item:
                     await send({"type": "websocket.send", "bytes": None, "text": frames.ws})
-                deliveries.inc(len(item))
                 if client.delivery is not None:
                     client.delivery.written(item, started)
             elif isinstance(item, Reset):

@@ -1,0 +1,310 @@
+"""Fan-out benchmark of one stream API process: run by hand, prints its figures.
+
+    .venv/bin/python benchmarks/fanout.py                    # every scenario with the issue's sizes
+    .venv/bin/python benchmarks/fanout.py --scenario replay  # one scenario
+
+It starts an embedded nats-server and `python -m runwire_stream_api` (as `make run` does), opens
+lean asyncio SSE readers (raw sockets, regex over the bytes, so the client is not the bottleneck),
+publishes straight to JetStream at a fixed rate, and reports deliveries/s, publish-to-client latency
+(p50/p99/max), server RSS (and per connection), server CPU, and catch-up replay events/s.
+Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import nats
+import uvloop
+
+from runwire.auth import issue_token
+from runwire.embedded_nats import EmbeddedNats
+from runwire.envelope import encode_event, new_event
+from runwire.event_store import EventStore, StreamSettings
+
+SECRET = "benchmark-secret-0123456789abcdef"
+ID_RE = re.compile(rb"id: (\d+)\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Reader:
+    """One SSE connection on a bare socket; records (cursor, receive time) of every event."""
+
+    received: list[tuple[int, float]] = field(default_factory=list)
+    count: int = 0
+    record: bool = True
+    writer: asyncio.StreamWriter | None = None
+
+    async def run(self, host: str, port: int, path: str, token: str, ready: asyncio.Event | None) -> None:
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+        self.writer = writer
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode(errors="replace"))
+        if ready is not None:
+            ready.set()
+        tail = b""
+        clock = time.time
+        while True:
+            data = await reader.read(1 << 20)
+            if not data:
+                return
+            now = clock()
+            data = tail + data
+            cut = data.rfind(b"\n\n")
+            if cut < 0:
+                tail = data
+                continue
+            tail = data[cut + 2 :]
+            ids = ID_RE.findall(data, 0, cut + 2)
+            self.count += len(ids)
+            if self.record:
+                self.received.extend((int(i), now) for i in ids)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class System:
+    """The embedded nats-server and a stream API process."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.nats = EmbeddedNats(workdir / "nats")
+        self.api: subprocess.Popen[bytes] | None = None
+        self.port = free_port()
+
+    async def start(self) -> None:
+        url = self.nats.start()
+        nc = await nats.connect(url)
+        await EventStore(nc).ensure_stream(StreamSettings())
+        await nc.close()
+        env = {
+            **os.environ,
+            "RUNWIRE_NATS_URL": url,
+            "RUNWIRE_AUTH_SECRET": SECRET,
+            "RUNWIRE_HTTP_PORT": str(self.port),
+            "RUNWIRE_MAX_CONNECTIONS": "20000",
+            "RUNWIRE_LOG_LEVEL": "warning",
+        }
+        log = (self.workdir / "stream-api.log").open("wb")
+        self.api = subprocess.Popen([sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log)
+        for _ in range(300):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("stream API did not start")
+
+    def stop(self) -> None:
+        if self.api is not None and self.api.poll() is None:
+            self.api.terminate()
+            try:
+                self.api.wait(20)
+            except subprocess.TimeoutExpired:
+                self.api.kill()
+                self.api.wait()
+        self.nats.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.api is not None
+        return self.api.pid
+
+
+async def open_readers(system: System, project: str, count: int, record: bool = True) -> list[Reader]:
+    token = issue_token(SECRET, "bench", [project])
+    readers = [Reader(record=record) for _ in range(count)]
+    path = f"/v1/projects/{project}/events/stream"
+    for start in range(0, count, 200):
+        batch = readers[start : start + 200]
+        events = [asyncio.Event() for _ in batch]
+        for reader, ready in zip(batch, events, strict=True):
+            asyncio.create_task(reader.run("127.0.0.1", system.port, path, token, ready))
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
+    await asyncio.sleep(0.5)  # every client attached to the fan-out
+    return readers
+
+
+async def publish_at_rate(url: str, project: str, rate: float, seconds: float) -> dict[int, float]:
+    """Publish `rate` events/s for `seconds` straight to JetStream; returns cursor -> publish time."""
+    nc = await nats.connect(url)
+    published: dict[int, float] = {}
+    interval = 1.0 / rate
+    started = time.perf_counter()
+    total = int(rate * seconds)
+    pending: list[asyncio.Task[None]] = []
+
+    async def one(index: int) -> None:
+        event = new_event(type="bench.tick", project=project, source="/bench", subject="b", data={"i": index})
+        at = time.time()
+        reply = await nc.request(
+            f"events.{project}.b.bench.tick", encode_event(event), timeout=5, headers={"Nats-Msg-Id": event.id}
+        )
+        published[msgspec.json.decode(reply.data)["seq"]] = at
+
+    for index in range(total):
+        target = started + index * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*pending)
+    await nc.close()
+    return published
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def fanout(system: System, clients: int, rate: float, seconds: float, label: str) -> None:
+    project = f"bench-{uuid.uuid4().hex[:8]}"
+    readers = await open_readers(system, project, clients)
+    rss_connected = rss_mib(system.pid)
+    cpu_before = cpu_seconds(system.pid)
+    started = time.perf_counter()
+    published = await publish_at_rate(system.nats.url, project, rate, seconds)
+    expected = len(published) * clients
+    deadline = time.perf_counter() + 30
+    while sum(r.count for r in readers) < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(system.pid) - cpu_before
+    delivered = sum(r.count for r in readers)
+    latencies = [
+        (at - published[cursor]) * 1000 for r in readers for cursor, at in r.received if cursor in published
+    ]
+    for reader in readers:
+        reader.close()
+    print(
+        f"{label}: {clients} clients, {rate:g} events/s for {seconds:g}s -> "
+        f"{delivered}/{expected} delivered, {delivered / elapsed:,.0f} deliveries/s; "
+        f"latency ms p50 {percentile(latencies, 0.5):.1f} p99 {percentile(latencies, 0.99):.1f} "
+        f"max {max(latencies, default=float('nan')):.1f}; server CPU {cpu / elapsed * 100:.0f}%; "
+        f"server RSS {rss_connected:.0f} MiB with the clients connected"
+    )
+    await asyncio.sleep(1)
+
+
+async def idle(system: System, connections: int) -> None:
+    project = f"idle-{uuid.uuid4().hex[:8]}"
+    before = rss_mib(system.pid)
+    readers = await open_readers(system, project, connections, record=False)
+    await asyncio.sleep(2)
+    after = rss_mib(system.pid)
+    print(
+        f"idle: {connections} SSE connections -> server RSS {after:.0f} MiB "
+        f"({before:.0f} MiB before; {(after - before) * 1024 / connections:.1f} KiB per connection)"
+    )
+    for reader in readers:
+        reader.close()
+    await asyncio.sleep(2)
+
+
+async def replay(system: System, events: int) -> None:
+    project = f"replay-{uuid.uuid4().hex[:8]}"
+    nc = await nats.connect(system.nats.url, pending_size=256 * 1024 * 1024)
+    js = nc.jetstream(publish_async_max_pending=4000)
+    payload_event = new_event(type="bench.stored", project=project, source="/bench", subject="r", data={"k": "v"})
+    body = encode_event(payload_event)
+    subject = f"events.{project}.r.bench.stored"
+    started = time.perf_counter()
+    for index in range(events):
+        await js.publish_async(subject, body, headers={"Nats-Msg-Id": f"{project}-{index}"})
+    await js.publish_async_completed()
+    stored_in = time.perf_counter() - started
+    await nc.close()
+    token = issue_token(SECRET, "bench", [project])
+    reader = Reader(record=False)
+    started = time.perf_counter()
+    task = asyncio.create_task(
+        reader.run("127.0.0.1", system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, None)
+    )
+    deadline = started + 120
+    while reader.count < events and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    reader.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+        await task
+    print(
+        f"replay: {reader.count}/{events} stored events to one SSE client in {elapsed:.2f}s -> "
+        f"{reader.count / elapsed:,.0f} events/s (storing them took {stored_in:.1f}s)"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with tempfile.TemporaryDirectory(prefix="runwire-bench-") as tmp:
+        system = System(Path(tmp))
+        await system.start()
+        try:
+            print(f"stream API pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB")
+            if args.scenario in ("all", "throughput"):
+                await fanout(system, args.clients, args.rate, args.seconds, "throughput")
+            if args.scenario in ("all", "latency"):
+                await fanout(system, args.clients, args.latency_rate, args.seconds, "latency")
+            if args.scenario in ("all", "replay"):
+                await replay(system, args.replay)
+            if args.scenario in ("all", "idle"):
+                await idle(system, args.idle)
+        finally:
+            system.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=["all", "throughput", "latency", "replay", "idle"], default="all")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=60.0, help="events/s in the throughput scenario")
+    parser.add_argument("--latency-rate", type=float, default=10.0, help="events/s in the latency scenario")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument("--replay", type=int, default=100_000)
+    uvloop.run(main(parser.parse_args()))
