@@ -165,3 +165,16 @@ def test_published_json_schema_is_current() -> None:
 def test_json_schema_requires_core_attributes() -> None:
     definition = json_schema()["$defs"]["CloudEvent"]
     assert set(definition["required"]) == {"specversion", "id", "source", "type", "project"}
+
+
+def test_asyncapi_document_names_the_subject_scheme_and_the_schema() -> None:
+    import yaml
+
+    from runwire.schemas import SCHEMA_DIR
+    from runwire.subjects import ROOT
+
+    document = yaml.safe_load((SCHEMA_DIR / "asyncapi.yaml").read_text())
+    assert document["asyncapi"].startswith("3.")
+    assert document["channels"]["events"]["address"] == ROOT + ".{project}.{aggregate}.{type}"
+    payload = document["components"]["messages"]["cloudEvent"]["payload"]["schema"]
+    assert (SCHEMA_DIR / payload["$ref"]).resolve() == CLOUDEVENT_SCHEMA.resolve()
