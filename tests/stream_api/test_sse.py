@@ -123,6 +123,8 @@ async def test_cursor_older_than_retention_gets_a_reset(
 
 
 async def test_disconnect_frees_the_client_and_its_subscription(api: StreamAPI, project: str) -> None:
+    await asyncio.sleep(0.1)
+    tasks_before = len(asyncio.all_tasks())
     async with sse(api.base, project, api.token()) as reader:
         await reader.read_until(lambda ms: any(m.comment == "connected" for m in ms))
         for _ in range(100):
@@ -137,6 +139,11 @@ async def test_disconnect_frees_the_client_and_its_subscription(api: StreamAPI, 
         await asyncio.sleep(0.02)
     assert api.runtime.clients == set()
     assert len(api.runtime.hub.index) == 0
+    for _ in range(100):
+        if len(asyncio.all_tasks()) <= tasks_before:
+            break
+        await asyncio.sleep(0.02)
+    assert len(asyncio.all_tasks()) <= tasks_before  # no stream task or generator left running
 
 
 async def test_disconnect_during_replay_removes_its_consumer(api: StreamAPI, project: str) -> None:
