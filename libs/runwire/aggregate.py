@@ -217,21 +217,17 @@ class Repository(Generic[S, E]):
             return str(uuid.uuid4())
         return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{key[0]}/{key[1]}/{seed}/{index}"))
 
-    async def list_project(self, project: str, type_pattern: str) -> list[tuple[str, S]]:
-        """Every aggregate of a project that has events matching `type_pattern`, folded, oldest first."""
-        states: dict[str, S] = {}
-        event_filter = make_filter(project, [type_pattern])
-        async for message in self.store.iter_messages(event_filter):
+    async def list_project(self, project: str, type_pattern: str) -> list[Loaded[S]]:
+        """Every aggregate of a project with events matching `type_pattern`, folded, oldest first."""
+        states: dict[str, Loaded[S]] = {}
+        async for message in self.store.iter_messages(make_filter(project, [type_pattern])):
             cloud = decode_event(message.data)
             event = self.codec.decode(cloud)
             if event is None:
                 continue
-            aggregate = cloud.aggregate
-            state = states.get(aggregate)
-            if state is None:
-                state = self._initial(project, aggregate)
-            states[aggregate] = self._evolve(state, event)
-        return list(states.items())
+            state, _ = states.get(cloud.aggregate) or Loaded(self._initial(project, cloud.aggregate), 0)
+            states[cloud.aggregate] = Loaded(self._evolve(state, event), message.seq)
+        return list(states.values())
 
 
 class Existing(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from runwire.event_store import EventStore
@@ -47,6 +49,34 @@ async def test_list_returns_the_projects_jobs_oldest_first(client: httpx.AsyncCl
     second = (await client.post("/ingest/jobs", json={**DOC, "name": "two.txt"})).json()["id"]
     listed = (await client.get("/ingest/jobs")).json()["jobs"]
     assert [j["id"] for j in listed] == [first, second]
+
+
+async def test_listed_jobs_carry_their_versions(client: httpx.AsyncClient) -> None:
+    job_id = (await client.post("/ingest/jobs", json=DOC)).json()["id"]
+    job = await completed(client, job_id)
+    assert [j["version"] for j in (await client.get("/ingest/jobs")).json()["jobs"]] == [job["version"]]
+
+
+async def test_concurrent_creates_with_one_key_and_other_documents_store_one_job(
+    client: httpx.AsyncClient, store: EventStore, project: str
+) -> None:
+    bodies = [{**DOC, "text": f"document number {i} " * 10} for i in range(4)]
+    responses = await asyncio.gather(
+        *(client.post("/ingest/jobs", json=body, headers={"Idempotency-Key": "race"}) for body in bodies)
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    job_id = next(r.json()["id"] for r in responses if r.status_code == 201)
+    assert (await types_of(store, project, job_id)).count("ingest.job.created") == 1
+
+
+async def test_concurrent_retries_of_one_create_get_one_job(
+    client: httpx.AsyncClient, store: EventStore, project: str
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post("/ingest/jobs", json=DOC, headers={"Idempotency-Key": "retry"}) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
 
 
 async def test_list_of_an_empty_project_is_empty(client: httpx.AsyncClient) -> None:

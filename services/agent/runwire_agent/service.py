@@ -45,7 +45,9 @@ class AgentService:
             fingerprint=fingerprint([request.prompt, request.sources, request.policy, max_steps]),
             at=now(),
         )
-        outcome = await self.repo.execute(project, run_id, lambda run: decide(command, run), id_seed="create")
+        outcome = await self.repo.execute(
+            project, run_id, lambda run: decide(command, run), id_seed=f"create/{command.fingerprint}"
+        )
         if not outcome.state.terminal:
             self._drive(project, run_id)
         return Loaded(outcome.state, outcome.version), bool(outcome.events)
@@ -56,7 +58,7 @@ class AgentService:
 
     async def list_runs(self, project: str) -> list[RunView]:
         """Every run of the project, oldest first."""
-        return [run_view(run, 0) for _, run in await self.repo.list_project(project, "agent.>")]
+        return [run_view(*loaded) for loaded in await self.repo.list_project(project, "agent.>")]
 
     async def _command(self, project: str, run_id: str, command: AgentCommand) -> Loaded[Run]:
         await self.get(project, run_id)

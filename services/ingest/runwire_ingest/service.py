@@ -46,7 +46,9 @@ class IngestService:
             fingerprint=fingerprint([request.name, request.text, chunk_size, chunk_overlap]),
             at=now(),
         )
-        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job), id_seed="create")
+        outcome = await self.repo.execute(
+            project, job_id, lambda job: decide(command, job), id_seed=f"create/{command.fingerprint}"
+        )
         if not outcome.state.terminal:
             self._process(project, job_id)
         return Loaded(outcome.state, outcome.version), bool(outcome.events)
@@ -57,7 +59,7 @@ class IngestService:
 
     async def list_jobs(self, project: str) -> list[JobView]:
         """Every job of the project, oldest first (a fold of the project's ingest events)."""
-        return [job_view(job, 0) for _, job in await self.repo.list_project(project, "ingest.job.>")]
+        return [job_view(*loaded) for loaded in await self.repo.list_project(project, "ingest.job.>")]
 
     async def cancel(self, project: str, job_id: str, reason: str, by: str) -> Loaded[Job]:
         """Cancel a queued or processing job; its processor stops before the next chunk."""

@@ -30,7 +30,7 @@ class WorkflowService:
         command = CreateRun(
             definition=definition, fingerprint=fingerprint(msgspec.to_builtins(definition)), at=now()
         )
-        return await self.manager.command(project, run_id, command, id_seed="create")
+        return await self.manager.command(project, run_id, command, id_seed=f"create/{command.fingerprint}")
 
     async def get(self, project: str, run_id: str) -> Loaded[WorkflowRun]:
         """The run's current state, or NotFound."""
@@ -39,7 +39,7 @@ class WorkflowService:
     async def list_runs(self, project: str) -> list[RunView]:
         """Every run of the project, oldest first."""
         runs = await self.repo.list_project(project, "workflow.>")
-        return [run_view(run, 0, with_definition=False) for _, run in runs]
+        return [run_view(run, version, with_definition=False) for run, version in runs]
 
     async def decide_gate(
         self, project: str, run_id: str, node: str, approve: bool, by: str, note: str
