@@ -37,10 +37,10 @@ def test_split_windows_overlap_by_the_given_characters() -> None:
 
 
 def test_split_ends_chunks_at_whitespace_in_the_last_fifth() -> None:
-    text = "word " * 40  # 200 characters, a space every 5
-    chunks = split(text.strip(), 50, 0)
-    assert all(c.text == c.text.strip() or c.text.endswith("word") for c in chunks)
-    assert chunks[0].end == 49
+    text = ("word " * 40).strip()  # a space after every 4 letters
+    chunks = split(text, 52, 0)
+    assert [(c.start, c.end) for c in chunks] == [(0, 49), (49, 99), (99, 149), (149, 199)]
+    assert chunks[0].text == ("word " * 10).strip()
 
 
 def test_split_covers_the_whole_text() -> None:

@@ -7,7 +7,6 @@ process manager may see a child's event twice: once live and once while catching
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from runwire.rejections import IdempotencyConflict, InvalidTransition, NotFound
 from runwire_workflow.domain.commands import (
@@ -23,7 +22,7 @@ from runwire_workflow.domain.commands import (
     TimeoutGate,
     WorkflowCommand,
 )
-from runwire_workflow.domain.definition import DelayNode, GateNode
+from runwire_workflow.domain.definition import Definition, DelayNode, GateNode
 from runwire_workflow.domain.events import (
     GateApproved,
     GateAutoApproved,
@@ -131,7 +130,7 @@ def _active(run: WorkflowRun, verb: str) -> WorkflowRun:
     return run
 
 
-def _definition(run: WorkflowRun) -> Any:
+def _definition(run: WorkflowRun) -> Definition:
     assert run.definition is not None
     return run.definition
 
