@@ -2,7 +2,7 @@
  * The runwire live dashboard: connects the page's controls to one event stream (RunwireStream),
  * a poll of the instance's stats, the event list, the latency chart and the trace view.
  */
-import { getJson } from "./api.js";
+import { ApiError, getJson } from "./api.js";
 import { EventList } from "./event-list.js";
 import { formatCount, formatSeconds } from "./format.js";
 import { LatencyChart } from "./latency-chart.js";
@@ -18,7 +18,9 @@ const byId = (id) => document.getElementById(id);
 
 let token = takeToken();
 let stream = null;
-let generation = 0;
+let streamRound = 0;
+let statsTimer = null;
+let statsRound = 0;
 
 const trace = new TraceView({ host: byId("trace-view"), subject: byId("trace-subject") });
 const events = new EventList({
@@ -31,7 +33,7 @@ const chart = new LatencyChart(byId("latency-chart"));
 const filtersForm = byId("filters");
 
 function watch(filters) {
-  const mine = ++generation;
+  const mine = ++streamRound;
   stream?.close();
   stream = null;
   events.clear();
@@ -62,7 +64,7 @@ function watch(filters) {
           `before this page could read them; resumed at ${earliest}.`,
       ),
     // A replaced stream's last words ("closed") must not overwrite the new one's status.
-    onStatus: (status, info) => mine === generation && showStreamStatus(status, info, filters.project),
+    onStatus: (status, info) => mine === streamRound && showStreamStatus(status, info, filters.project),
   });
 }
 
@@ -88,19 +90,28 @@ function showNotice(text) {
   notice.hidden = !text;
 }
 
-async function pollStats() {
-  if (token) {
+/** Poll the instance's figures every STATS_INTERVAL_MS while there is a token it accepts. */
+function watchStats() {
+  clearTimeout(statsTimer);
+  const round = ++statsRound;
+  const usedToken = token;
+  const poll = async () => {
+    if (!usedToken) return;
     try {
-      const stats = await getJson("/v1/stats", token);
+      const stats = await getJson("/v1/stats", usedToken);
       showStats(stats);
       chart.add(Date.now(), stats.latency);
       byId("stats-status").textContent = "";
     } catch (error) {
       chart.add(Date.now(), null);
       byId("stats-status").textContent = `Instance stats unavailable: ${error.message}`;
+      // A rejected token stays rejected: wait for another one rather than ask again every 2 s.
+      if (error instanceof ApiError && error.status === 401) return;
     }
-  }
-  setTimeout(pollStats, STATS_INTERVAL_MS);
+    // Unless a newer token started its own poll meanwhile.
+    if (round === statsRound) statsTimer = setTimeout(poll, STATS_INTERVAL_MS);
+  };
+  poll();
 }
 
 function showStats(stats) {
@@ -157,10 +168,11 @@ byId("token-form").addEventListener("submit", (submit) => {
   saveToken(token);
   showToken();
   watch(readFilters());
+  watchStats();
 });
 
 const initial = loadFilters(token ? tokenClaims(token) : null);
 for (const [name, value] of Object.entries(initial)) filtersForm.elements[name].value = value;
 showToken();
 watch(initial);
-pollStats();
+watchStats();

@@ -34,7 +34,7 @@ export class TraceView {
       if (request.signal.aborted) return;
       const message =
         error instanceof ApiError && error.status === 404
-          ? `This instance no longer holds the trace of event ${cursor}: it keeps only recent events.`
+          ? `No trace of event ${cursor} on this instance: it times only the recent events it received live.`
           : `Cannot load the trace: ${error.message}`;
       this.#host.replaceChildren(element("p", "notice", message), ...browserOnly(entry));
     }
@@ -66,7 +66,7 @@ function breakdown(trace, entry) {
   return [
     waterfall(stages, total),
     facts([
-      ["Trace id", trace.trace_id ?? "not sampled", "wide"],
+      ["Trace id", trace.trace_id ?? "none (the event carries no traceparent)", "wide"],
       ["Event id", trace.id, "wide"],
       ["Published", clock(trace.published_at)],
       ["Stored", clock(trace.stored_at)],
