@@ -46,8 +46,9 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 A_DURATION = re.compile(r"^\d+(\.\d+)? (µs|ms|s)$")
 
 
+@pytest.fixture
 def chromium() -> Path:
-    """Debian's Chromium, or skip (fail when CI says a browser is required)."""
+    """Debian's Chromium, or skip (fail when CI says a browser is required) before anything starts."""
     if CHROMIUM.exists():
         return CHROMIUM
     reason = f"{CHROMIUM} is missing: install Debian's `chromium` package (.ci/run does)"
@@ -165,9 +166,8 @@ async def live_tail_reached(base: str, token: str) -> None:
 
 
 async def test_dashboard_live_restart_and_trace(
-    stream_api: StreamAPIProcess, store: EventStore, project: str
+    chromium: Path, stream_api: StreamAPIProcess, store: EventStore, project: str
 ) -> None:
-    executable = chromium()
     token = issue_token(SECRET, "dashboard-test", [project])
     script_errors: list[str] = []
     console_errors: list[str] = []
@@ -177,7 +177,7 @@ async def test_dashboard_live_restart_and_trace(
             console_errors.append(message.text)
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("pageerror", lambda error: script_errors.append(str(error)))
