@@ -191,6 +191,10 @@ class Repository(Generic[S, E]):
                     log.debug("conflict on %s/%s (attempt %d); reloading", project, aggregate, attempt + 1)
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
+                if seqs[-1] <= version:
+                    # The very same events (same seeded ids) were stored before the version decided
+                    # against: this command was a repeat of one already recorded, so nothing is new.
+                    return Outcome(state, version, [])
                 for event in events:
                     state = self._evolve(state, event)
                 loaded = Loaded(state, seqs[-1])

@@ -228,3 +228,12 @@ async def test_openapi_documents_every_job_route(ingest_url: str) -> None:
         f"{base}/{{job_id}}/chunks",
         f"{base}/{{job_id}}/cancel",
     } <= paths
+
+
+async def test_readyz_reports_the_stream(ingest_url: str) -> None:
+    response = await httpx.AsyncClient().get(f"{ingest_url}/readyz")
+    assert (response.status_code, response.json()["status"], response.json()["stream"]) == (
+        200,
+        "ready",
+        "EVENTS",
+    )
