@@ -32,6 +32,7 @@ from runwire.rejections import Rejected
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
 from runwire.subjects import SubjectError, check_token
+from runwire.telemetry import from_environment, install_globally
 from runwire.tunables import TunablesError
 
 
@@ -209,4 +210,11 @@ def run_domain_service(
     if not settings.auth_secret:
         sys.exit(f"runwire {name}: RUNWIRE_AUTH_SECRET is not set (make run sets it)")
     configure_logging(settings)
-    serve(create_app(settings, config), settings, settings.service_port(offset))
+    # With OTEL_EXPORTER_OTLP_ENDPOINT set, every append becomes a PRODUCER span (the event store
+    # uses the global providers) and the events carry its traceparent.
+    telemetry = from_environment(f"runwire-{name}")
+    install_globally(telemetry)
+    try:
+        serve(create_app(settings, config), settings, settings.service_port(offset))
+    finally:
+        telemetry.shutdown()
