@@ -19,7 +19,6 @@ import os
 import re
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +66,7 @@ class Reader:
     count: int = 0
     record: bool = True
     writer: asyncio.StreamWriter | None = None
+    task: asyncio.Task[None] | None = None
 
     async def run(self, host: str, port: int, path: str, token: str, ready: asyncio.Event | None) -> None:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
@@ -126,7 +126,9 @@ class System:
             "RUNWIRE_LOG_LEVEL": "warning",
         }
         log = (self.workdir / "stream-api.log").open("wb")
-        self.api = subprocess.Popen([sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log)
+        self.api = subprocess.Popen(
+            [sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log
+        )
         for _ in range(300):
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -160,7 +162,7 @@ async def open_readers(system: System, project: str, count: int, record: bool = 
         batch = readers[start : start + 200]
         events = [asyncio.Event() for _ in batch]
         for reader, ready in zip(batch, events, strict=True):
-            asyncio.create_task(reader.run("127.0.0.1", system.port, path, token, ready))
+            reader.task = asyncio.create_task(reader.run("127.0.0.1", system.port, path, token, ready))
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
     await asyncio.sleep(0.5)  # every client attached to the fan-out
     return readers
@@ -179,7 +181,10 @@ async def publish_at_rate(url: str, project: str, rate: float, seconds: float) -
         event = new_event(type="bench.tick", project=project, source="/bench", subject="b", data={"i": index})
         at = time.time()
         reply = await nc.request(
-            f"events.{project}.b.bench.tick", encode_event(event), timeout=5, headers={"Nats-Msg-Id": event.id}
+            f"events.{project}.b.bench.tick",
+            encode_event(event),
+            timeout=5,
+            headers={"Nats-Msg-Id": event.id},
         )
         published[msgspec.json.decode(reply.data)["seq"]] = at
 
@@ -249,7 +254,9 @@ async def replay(system: System, events: int) -> None:
     project = f"replay-{uuid.uuid4().hex[:8]}"
     nc = await nats.connect(system.nats.url, pending_size=256 * 1024 * 1024)
     js = nc.jetstream(publish_async_max_pending=4000)
-    payload_event = new_event(type="bench.stored", project=project, source="/bench", subject="r", data={"k": "v"})
+    payload_event = new_event(
+        type="bench.stored", project=project, source="/bench", subject="r", data={"k": "v"}
+    )
     body = encode_event(payload_event)
     subject = f"events.{project}.r.bench.stored"
     started = time.perf_counter()
@@ -262,7 +269,9 @@ async def replay(system: System, events: int) -> None:
     reader = Reader(record=False)
     started = time.perf_counter()
     task = asyncio.create_task(
-        reader.run("127.0.0.1", system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, None)
+        reader.run(
+            "127.0.0.1", system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, None
+        )
     )
     deadline = started + 120
     while reader.count < events and time.perf_counter() < deadline:
@@ -279,7 +288,7 @@ async def replay(system: System, events: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory(prefix="runwire-bench-") as tmp:
         system = System(Path(tmp))
@@ -299,8 +308,12 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", choices=["all", "throughput", "latency", "replay", "idle"], default="all")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scenario", choices=["all", "throughput", "latency", "replay", "idle"], default="all"
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=60.0, help="events/s in the throughput scenario")
     parser.add_argument("--latency-rate", type=float, default=10.0, help="events/s in the latency scenario")

@@ -43,6 +43,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dedup_window_seconds: PositiveFloat = 120.0
     client_queue_events: PositiveInt = 2048
     """Events a stream client may have queued before it drops to catch-up reading."""
+    cors_origins: str | None = None
+    """Origins (comma-separated, or `*`) whose pages may call the stream API; unset: same origin only."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace_seconds: PositiveFloat = 10.0
 

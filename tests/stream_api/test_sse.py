@@ -232,3 +232,25 @@ async def test_shutdown_sends_close_to_open_streams(api: StreamAPI, project: str
         api.runtime.begin_shutdown()
         messages = await reader.read_to_end(timeout=5)
     assert messages[-1].event == "close"
+
+
+async def test_cors_is_off_by_default(api: StreamAPI, project: str) -> None:
+    response = await api.http.options(
+        f"/v1/projects/{project}/events/stream",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_configured_origins_may_call_from_browsers(start_api: StartAPI, project: str) -> None:
+    api = await start_api(cors_origins="https://app.example")
+    response = await api.http.options(
+        f"/v1/projects/{project}/events/stream",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization,last-event-id",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["access-control-allow-origin"] == "https://app.example"

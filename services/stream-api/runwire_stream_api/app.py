@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import PluginProtocol
@@ -47,6 +48,20 @@ def http_tracing(telemetry: Telemetry) -> list[PluginProtocol]:
             )
         )
     ]
+
+
+def cors(settings: Settings) -> CORSConfig | None:
+    """Cross-origin access for users' own pages (RUNWIRE_CORS_ORIGINS); none by default."""
+    if not settings.cors_origins:
+        return None
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
 
 
 def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litestar:
@@ -101,6 +116,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
         plugins=http_tracing(telemetry),
+        cors_config=cors(settings),
         openapi_config=OpenAPIConfig(
             title="runwire stream API",
             version="0.1.0",

@@ -6,7 +6,7 @@ Shared by every transport so that each records deliveries the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from opentelemetry.trace import SpanKind
 
@@ -19,17 +19,19 @@ class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_counts", "_latency", "_project", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_counts", "_latency", "_project", "_recent", "_telemetry", "_transport")
 
     def __init__(
         self,
         latency: LatencyRecorder,
         telemetry: Telemetry,
         counts: dict[str, int],
+        recent: Mapping[int, EventFrames],
         transport: str,
         project: str,
     ) -> None:
         self._latency = latency
+        self._recent = recent
         self._counts = counts
         self._telemetry = telemetry
         self._transport = transport
@@ -48,7 +50,12 @@ class DeliveryRecorder:
             now,
         )
         for frames in batch:
-            if frames.first_delivered_ns is None and frames.received_ns:
+            if not frames.received_ns:  # a catch-up copy: time the fan-out's record of the event
+                live = self._recent.get(frames.seq)
+                if live is None or live.first_delivered_ns is not None:
+                    continue
+                frames = live
+            if frames.first_delivered_ns is None:
                 frames.first_delivered_ns = now
                 if frames.trace_context is not None:
                     self._process_span(frames, started_ns, now)

@@ -68,7 +68,12 @@ class Runtime:
             queue_limit=self.settings.client_queue_events,
             transport=transport,
             delivery=DeliveryRecorder(
-                self.latency, self.telemetry, self.metrics.deliveries, transport, event_filter.project
+                self.latency,
+                self.telemetry,
+                self.metrics.deliveries,
+                self.hub.recent,
+                transport,
+                event_filter.project,
             ),
         )
         self.clients.add(client)
