@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import resource
@@ -24,7 +23,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -38,6 +36,12 @@ from runwire.event_store import EventStore, StreamSettings
 
 SECRET = "benchmark-secret-0123456789abcdef"
 ID_RE = re.compile(rb"id: (\d+)\n")
+GRANIAN_APP = """
+from runwire.settings import load_settings
+from runwire_stream_api.app import create_app
+
+app = create_app(load_settings())
+"""
 
 
 def free_port() -> int:
@@ -58,56 +62,75 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Reader:
-    """One SSE connection on a bare socket; records (cursor, receive time) of every event."""
+class Reader(asyncio.Protocol):
+    """One SSE connection as a bare asyncio protocol: bytes are scanned in `data_received`, with
+    no task wake-up per read, so that the client side adds as little delay as it can."""
 
-    received: list[tuple[int, float]] = field(default_factory=list)
-    count: int = 0
-    record: bool = True
-    writer: asyncio.StreamWriter | None = None
-    task: asyncio.Task[None] | None = None
+    def __init__(self, record: bool = True) -> None:
+        self.record = record
+        self.received: list[tuple[int, float]] = []
+        self.count = 0
+        self.transport: asyncio.Transport | None = None
+        self.ready = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+        self._head = b""
+        self._tail = b""
+        self._streaming = False
 
-    async def run(self, host: str, port: int, path: str, token: str, ready: asyncio.Event | None) -> None:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
-        self.writer = writer
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-        )
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(head.decode(errors="replace"))
-        if ready is not None:
-            ready.set()
-        tail = b""
-        clock = time.time
-        while True:
-            data = await reader.read(1 << 20)
-            if not data:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        if not self._streaming:
+            self._head += data
+            if b"\r\n\r\n" not in self._head:
                 return
-            now = clock()
-            data = tail + data
-            cut = data.rfind(b"\n\n")
-            if cut < 0:
-                tail = data
-                continue
-            tail = data[cut + 2 :]
-            ids = ID_RE.findall(data, 0, cut + 2)
-            self.count += len(ids)
-            if self.record:
-                self.received.extend((int(i), now) for i in ids)
+            head, _, data = self._head.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                self.ready.set_exception(RuntimeError(head.decode(errors="replace")))
+                return
+            self._streaming = True
+            self.ready.set_result(None)
+        data = self._tail + data
+        cut = data.rfind(b"\n\n")
+        if cut < 0:
+            self._tail = data
+            return
+        self._tail = data[cut + 2 :]
+        ids = ID_RE.findall(data, 0, cut + 2)
+        self.count += len(ids)
+        if self.record:
+            self.received.extend((int(i), now) for i in ids)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(exc or ConnectionError("closed before the response"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    @classmethod
+    async def open(cls, port: int, path: str, token: str, record: bool = True) -> Reader:
+        loop = asyncio.get_running_loop()
+        _, reader = await loop.create_connection(lambda: cls(record), "127.0.0.1", port)
+        assert reader.transport is not None
+        reader.transport.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
+        await asyncio.wait_for(reader.ready, 30)
+        return reader
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class System:
     """The embedded nats-server and a stream API process."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, server: str) -> None:
         self.workdir = workdir
+        self.server = server
         self.nats = EmbeddedNats(workdir / "nats")
         self.api: subprocess.Popen[bytes] | None = None
         self.port = free_port()
@@ -126,16 +149,28 @@ class System:
             "RUNWIRE_LOG_LEVEL": "warning",
         }
         log = (self.workdir / "stream-api.log").open("wb")
-        self.api = subprocess.Popen(
-            [sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log
-        )
-        for _ in range(300):
+        if self.server == "granian":  # for comparison only; granian is not a runwire dependency
+            (self.workdir / "granian_app.py").write_text(GRANIAN_APP)
+            command = [
+                str(Path(sys.executable).parent / "granian"),
+                *("--interface", "asgi", "--loop", "uvloop", "--backlog", "4096", "--backpressure", "20000"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "granian_app:app"),
+            ]
+            env["PYTHONPATH"] = str(self.workdir)
+        else:
+            command = [sys.executable, "-m", "runwire_stream_api"]
+        self.api = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        for _ in range(300):  # ready when /readyz answers 200 (the lifespan has run)
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.write(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                status = await reader.readline()
                 writer.close()
-                return
+                if status.startswith(b"HTTP/1.1 200"):
+                    return
             except OSError:
-                await asyncio.sleep(0.05)
+                pass
+            await asyncio.sleep(0.05)
         raise RuntimeError("stream API did not start")
 
     def stop(self) -> None:
@@ -150,20 +185,19 @@ class System:
 
     @property
     def pid(self) -> int:
+        """The process serving requests (granian serves from a worker child)."""
         assert self.api is not None
-        return self.api.pid
+        children = Path(f"/proc/{self.api.pid}/task/{self.api.pid}/children").read_text().split()
+        return int(children[0]) if self.server == "granian" and children else self.api.pid
 
 
 async def open_readers(system: System, project: str, count: int, record: bool = True) -> list[Reader]:
     token = issue_token(SECRET, "bench", [project])
-    readers = [Reader(record=record) for _ in range(count)]
     path = f"/v1/projects/{project}/events/stream"
+    readers: list[Reader] = []
     for start in range(0, count, 200):
-        batch = readers[start : start + 200]
-        events = [asyncio.Event() for _ in batch]
-        for reader, ready in zip(batch, events, strict=True):
-            reader.task = asyncio.create_task(reader.run("127.0.0.1", system.port, path, token, ready))
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
+        size = min(200, count - start)
+        readers += await asyncio.gather(*(Reader.open(system.port, path, token, record) for _ in range(size)))
     await asyncio.sleep(0.5)  # every client attached to the fan-out
     return readers
 
@@ -223,6 +257,7 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
     latencies = [
         (at - published[cursor]) * 1000 for r in readers for cursor, at in r.received if cursor in published
     ]
+    server = await server_latency(system, project)
     for reader in readers:
         reader.close()
     print(
@@ -230,9 +265,26 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
         f"{delivered}/{expected} delivered, {delivered / elapsed:,.0f} deliveries/s; "
         f"latency ms p50 {percentile(latencies, 0.5):.1f} p99 {percentile(latencies, 0.99):.1f} "
         f"max {max(latencies, default=float('nan')):.1f}; server CPU {cpu / elapsed * 100:.0f}%; "
-        f"server RSS {rss_connected:.0f} MiB with the clients connected"
+        f"server RSS {rss_connected:.0f} MiB with the clients connected; the server's own view "
+        f"(publish to socket write, last 10 s): {server}"
     )
     await asyncio.sleep(1)
+
+
+async def server_latency(system: System, project: str) -> str:
+    """p50/p99 of delivery latency as the stream API itself measured it (GET /v1/stats)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", system.port)
+    token = issue_token(SECRET, "bench", [project])
+    writer.write(
+        f"GET /v1/stats HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    response = await reader.read()
+    writer.close()
+    latency = msgspec.json.decode(response.split(b"\r\n\r\n", 1)[1])["latency"]
+    if not latency["count"]:
+        return "no deliveries"
+    return f"p50 <= {latency['p50'] * 1000:.1f} ms, p99 <= {latency['p99'] * 1000:.1f} ms"
 
 
 async def idle(system: System, connections: int) -> None:
@@ -266,21 +318,15 @@ async def replay(system: System, events: int) -> None:
     stored_in = time.perf_counter() - started
     await nc.close()
     token = issue_token(SECRET, "bench", [project])
-    reader = Reader(record=False)
     started = time.perf_counter()
-    task = asyncio.create_task(
-        reader.run(
-            "127.0.0.1", system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, None
-        )
+    reader = await Reader.open(
+        system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, False
     )
     deadline = started + 120
     while reader.count < events and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
     reader.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-        await task
     print(
         f"replay: {reader.count}/{events} stored events to one SSE client in {elapsed:.2f}s -> "
         f"{reader.count / elapsed:,.0f} events/s (storing them took {stored_in:.1f}s)"
@@ -291,10 +337,12 @@ async def main(args: argparse.Namespace) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory(prefix="runwire-bench-") as tmp:
-        system = System(Path(tmp))
+        system = System(Path(tmp), args.server)
         await system.start()
         try:
-            print(f"stream API pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB")
+            print(
+                f"stream API on {args.server}: pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB"
+            )
             if args.scenario in ("all", "throughput"):
                 await fanout(system, args.clients, args.rate, args.seconds, "throughput")
             if args.scenario in ("all", "latency"):
@@ -320,4 +368,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--replay", type=int, default=100_000)
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        default="uvicorn",
+        help="ASGI server (granian only to compare: `uv pip install granian` first)",
+    )
     uvloop.run(main(parser.parse_args()))

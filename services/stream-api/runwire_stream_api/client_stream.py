@@ -80,7 +80,7 @@ class ClientStream:
         self._queue: deque[EventFrames] = deque()
         self._queue_limit = queue_limit
         self._last_offered = 0
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._attached = False
         self._overflowed = False
         self._closed = False
@@ -102,7 +102,7 @@ class ClientStream:
             self._detach()
         else:
             self._queue.append(frames)
-        self._wake.set()
+        self._notify()
 
     @property
     def queued(self) -> int:
@@ -114,12 +114,29 @@ class ClientStream:
         """The client went away: leave the fan-out at once and end the item stream."""
         self._closed = True
         self._detach()
-        self._wake.set()
+        self._notify()
 
     def shutdown(self) -> None:
         """The server is stopping: end with a CLOSE item so the client knows to reconnect."""
         self._shutting_down = True
-        self._wake.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake the client's task if it sleeps (a bare future: cheaper than an Event per offer)."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _sleep(self) -> None:
+        """Sleep until `_notify`; callers check their state first, so no wake-up is lost."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
 
     def _attach(self) -> int:
         position = self.hub.attach(self)
@@ -136,9 +153,11 @@ class ClientStream:
         """Wait up to `seconds` for a live event (or a close); used by long-polls between IDLE items."""
         if self._queue or self._closed or self._shutting_down:
             return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        timer = asyncio.get_running_loop().call_later(seconds, self._notify)
+        try:
+            await self._sleep()
+        finally:
+            timer.cancel()
 
     # ------------------------------------------------------------------ the item stream
 
@@ -146,7 +165,7 @@ class ClientStream:
         """Called by the instance's heartbeat ticker: wake an idle live client to send a heartbeat."""
         if self._attached and not self._queue and now - self._last_sent >= interval:
             self._heartbeat_due = True
-            self._wake.set()
+            self._notify()
 
     async def items(self, *, idle: bool = False) -> AsyncGenerator[Item, None]:
         """Batches of events in stream order, with controls.
@@ -175,8 +194,7 @@ class ClientStream:
                         self._last_sent = loop.time()
                         yield HEARTBEAT
                         continue
-                    self._wake.clear()
-                    await self._wake.wait()
+                    await self._sleep()
                     continue
                 batch = self._drain()
                 if batch:

@@ -19,7 +19,7 @@ class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_counts", "_latency", "_project", "_recent", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_counts", "_latency", "_recent", "_series", "_telemetry", "_transport")
 
     def __init__(
         self,
@@ -35,20 +35,14 @@ class DeliveryRecorder:
         self._counts = counts
         self._telemetry = telemetry
         self._transport = transport
-        self._project = project
+        self._series = latency.series(transport, project)
         self._connected_ns = time.time_ns()
 
     def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
         """`batch` was written to the socket; the write began at `started_ns`."""
         now = time.time_ns()
         self._counts[self._transport] += len(batch)
-        connected = self._connected_ns
-        self._latency.delivered(
-            self._transport,
-            self._project,
-            [f.published_ns for f in batch if f.stored_ns >= connected],
-            now,
-        )
+        self._latency.delivered(self._series, batch, now, self._connected_ns)
         for frames in batch:
             if not frames.received_ns:  # a catch-up copy: time the fan-out's record of the event
                 live = self._recent.get(frames.seq)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from opentelemetry.metrics import Histogram
@@ -17,6 +17,7 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from runwire.telemetry import LATENCY_BUCKETS, Telemetry
+from runwire_stream_api.frames import EventFrames
 
 WINDOW_SECONDS: Final = 10
 _BOUNDS: Final = list(LATENCY_BUCKETS)
@@ -29,6 +30,14 @@ class _Cumulative:
         self.buckets = [0] * (len(_BOUNDS) + 1)
         self.count = 0
         self.total = 0.0
+
+
+class _Series(_Cumulative):
+    __slots__ = ("attributes",)
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        super().__init__()
+        self.attributes = attributes
 
 
 class _Second:
@@ -98,7 +107,7 @@ class LatencyRecorder(Collector):
     `runwire_stream_receive_latency_seconds`, plus the live window of delivery latency."""
 
     def __init__(self, telemetry: Telemetry) -> None:
-        self._delivery: dict[tuple[str, str], _Cumulative] = {}
+        self._delivery: dict[tuple[str, str], _Series] = {}
         self._receive = _Cumulative()
         self.window = LatencyWindow()
         self._otel_delivery: Histogram | None = None
@@ -113,26 +122,32 @@ class LatencyRecorder(Collector):
                 description="Event publish time to receipt by the stream API's live consumer",
             )
 
-    def delivered(self, transport: str, project: str, published_ns: Iterable[int], now_ns: int) -> None:
-        """Record one socket write that carried events published at `published_ns`."""
+    def series(self, transport: str, project: str) -> _Series:
+        """The histogram series of one (transport, project): clients keep it to skip lookups."""
         key = (transport, project)
-        cumulative = self._delivery.get(key)
-        if cumulative is None:
-            cumulative = self._delivery[key] = _Cumulative()
+        found = self._delivery.get(key)
+        if found is None:
+            attributes = {"transport": transport, "project": project}
+            found = self._delivery[key] = _Series(attributes)
+        return found
+
+    def delivered(self, series: _Series, batch: Sequence[EventFrames], now_ns: int, since_ns: int) -> None:
+        """Record one socket write of `batch`, counting the events stored at or after `since_ns`."""
         second = now_ns // 1_000_000_000
-        buckets = cumulative.buckets
+        buckets = series.buckets
         window_add = self.window.add
         otel = self._otel_delivery
-        attributes = {"transport": transport, "project": project} if otel is not None else None
-        for published in published_ns:
-            value = max(0.0, (now_ns - published) / 1e9)
+        for frames in batch:
+            if frames.stored_ns < since_ns:
+                continue  # history the client asked to replay is not latency
+            value = max(0.0, (now_ns - frames.published_ns) / 1e9)
             index = bisect.bisect_left(_BOUNDS, value)
             buckets[index] += 1
-            cumulative.count += 1
-            cumulative.total += value
+            series.count += 1
+            series.total += value
             window_add(index, value, second)
             if otel is not None:
-                otel.record(value, attributes)
+                otel.record(value, series.attributes)
 
     def received(self, published_ns: int, received_ns: int) -> None:
         """Record the live consumer's receipt of one event."""
