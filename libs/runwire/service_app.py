@@ -32,7 +32,7 @@ from runwire.rejections import Rejected
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
 from runwire.subjects import SubjectError, check_token
-from runwire.telemetry import from_environment, install_globally
+from runwire.telemetry import from_environment, global_telemetry, http_tracing, install_globally
 from runwire.tunables import TunablesError
 
 
@@ -180,6 +180,7 @@ def domain_service_app(
             RequestEntityTooLarge: too_large_handler,
         },
         request_max_body_size=request_max_body_size,
+        plugins=http_tracing(global_telemetry()),
         openapi_config=OpenAPIConfig(
             title=title,
             version="0.1.0",

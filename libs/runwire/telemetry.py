@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from litestar.plugins import PluginProtocol
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import Meter, MeterProvider
@@ -183,3 +184,21 @@ def trace_id_of(traceparent: str | None) -> str | None:
     if not traceparent or len(traceparent) < 35:
         return None
     return traceparent[3:35]
+
+
+def http_tracing(telemetry: Telemetry) -> list[PluginProtocol]:
+    """Litestar's own OpenTelemetry plugin, without per-chunk send/receive spans; only when enabled."""
+    if not telemetry.enabled:
+        return []
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+    return [
+        OpenTelemetryPlugin(
+            OpenTelemetryConfig(
+                tracer_provider=telemetry.tracer_provider,
+                meter_provider=telemetry.meter_provider,
+                exclude_spans=["receive", "send"],
+                exclude=["/healthz", "/readyz", "/metrics"],
+            )
+        )
+    ]

@@ -6,17 +6,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -27,6 +23,7 @@ from runwire.auth import issue_token
 from runwire.telemetry import export_configured, with_sdk
 from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event
 from tests.stream_api.test_sigterm import free_port
+from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
 from tests.support.stream_clients import sse
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -153,39 +150,16 @@ def test_export_is_configured_only_by_the_otel_variables() -> None:
     assert not export_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_SDK_DISABLED": "true"})
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: dict[str, list[bytes]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", "0")))
-        self.received.setdefault(self.path, []).append(body)
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture
-def otlp_receiver() -> Iterator[tuple[str, dict[str, list[bytes]]]]:
-    """A real OTLP/HTTP receiver on loopback that keeps what it is sent."""
-    received: dict[str, list[bytes]] = {}
-    handler = type("Receiver", (_Receiver,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def receiver() -> Iterator[OTLPReceiver]:
+    with otlp_receiver() as running:
+        yield running
 
 
 async def test_spans_and_latency_reach_an_otlp_endpoint(
-    nats_url: str, tmp_path: Path, project: str, otlp_receiver: tuple[str, dict[str, list[bytes]]]
+    nats_url: str, tmp_path: Path, project: str, receiver: OTLPReceiver
 ) -> None:
-    endpoint, received = otlp_receiver
+    endpoint = receiver.endpoint
     port = free_port()
     env = {
         **os.environ,
@@ -225,18 +199,10 @@ async def test_spans_and_latency_reach_an_otlp_endpoint(
                 {"send", "receive", "process"} <= span_names and "runwire.delivery.latency" in metric_names
             ):
                 await asyncio.sleep(0.2)
-                for body in received.get("/v1/traces", []):
-                    request = ExportTraceServiceRequest.FromString(body)
-                    for resource in request.resource_spans:
-                        for scope in resource.scope_spans:
-                            span_names |= {
-                                s.name.split(" ")[0] for s in scope.spans if f"events.{project}." in s.name
-                            }
-                for body in received.get("/v1/metrics", []):
-                    request = ExportMetricsServiceRequest.FromString(body)
-                    for resource in request.resource_metrics:
-                        for scope in resource.scope_metrics:
-                            metric_names |= {m.name for m in scope.metrics}
+                span_names = {
+                    s.name.split(" ")[0] for s in receiver.spans() if f"events.{project}." in s.name
+                }
+                metric_names = receiver.metric_names()
     finally:
         process.terminate()
         process.wait(15)

@@ -10,14 +10,13 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins import PluginProtocol
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.problems import exception_handlers
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
-from runwire.telemetry import Telemetry, disabled
+from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
@@ -30,24 +29,6 @@ from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
 from runwire_stream_api.stats import stats
 from runwire_stream_api.websocket import stream_ws
-
-
-def http_tracing(telemetry: Telemetry) -> list[PluginProtocol]:
-    """Litestar's own OpenTelemetry plugin, without per-chunk send/receive spans; only when enabled."""
-    if not telemetry.enabled:
-        return []
-    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-
-    return [
-        OpenTelemetryPlugin(
-            OpenTelemetryConfig(
-                tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider,
-                exclude_spans=["receive", "send"],
-                exclude=["/healthz", "/readyz", "/metrics"],
-            )
-        )
-    ]
 
 
 def cors(settings: Settings) -> CORSConfig | None:
