@@ -25,6 +25,12 @@ class RunwireNATS(NATS):
     def __init__(self) -> None:
         super().__init__()
         self._raw_handlers: dict[int, RawHandler] = {}
+        self.reconnect_listeners: set[Callable[[], None]] = set()
+
+    def notify_reconnected(self) -> None:
+        """Tell stream readers the server may have lost their consumers (a restart): recreate now."""
+        for listener in list(self.reconnect_listeners):
+            listener()
 
     async def subscribe_raw(self, subject: str, handler: RawHandler) -> Subscription:
         """Subscribe with a synchronous handler of raw bytes; remove it with `unsubscribe_raw`."""
@@ -62,6 +68,7 @@ async def connect_nats(servers: list[str], name: str) -> RunwireNATS:
 
     async def on_reconnected() -> None:
         log.info("nats (%s): reconnected", name)
+        client.notify_reconnected()
 
     client = RunwireNATS()
     await client.connect(

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS: Final = 5.0
 INACTIVE_THRESHOLD_SECONDS: Final = 60.0
 API_TIMEOUT_SECONDS: Final = 5.0
+RETRY_SECONDS: Final = 0.5
 
 
 class Headers(Mapping[str, str]):
@@ -174,6 +175,7 @@ class StreamReader:
         self._last_activity = asyncio.get_running_loop().time()
         inbox = self._nc.new_inbox()
         if isinstance(self._nc, RunwireNATS):
+            self._nc.reconnect_listeners.add(self._request_reset)
             self._sub = await self._nc.subscribe_raw(inbox, self._on_raw)
         else:
             self._sub = await self._nc.subscribe(
@@ -326,9 +328,13 @@ class StreamReader:
                     return
                 if self._needs_reset:
                     log.info(
-                        "stream reader %s: gap detected, recreating after %s", self._consumer, self._last_seq
+                        "stream reader %s: gap or reconnect, recreating after %s",
+                        self._consumer,
+                        self._last_seq,
                     )
-                    await self._create()
+                    if not await self._safe_recreate():
+                        self._needs_reset = True
+                        await asyncio.sleep(RETRY_SECONDS)
                     continue
                 self._wakeup.clear()
                 try:
@@ -341,12 +347,15 @@ class StreamReader:
         finally:
             await self.close()
 
-    async def _safe_recreate(self) -> None:
+    async def _safe_recreate(self) -> bool:
+        """Recreate the consumer; False (logged) while NATS or JetStream is not back yet."""
         try:
             await self._create()
         except (nats.errors.Error, TimeoutError, StreamReadError) as exc:
             log.warning("stream reader: could not recreate consumer yet: %s", exc)
             self._last_activity = asyncio.get_running_loop().time()
+            return False
+        return True
 
     async def _unsubscribe(self) -> None:
         sub, self._sub = self._sub, None
@@ -370,4 +379,6 @@ class StreamReader:
         if self._closed:
             return
         self._closed = True
+        if isinstance(self._nc, RunwireNATS):
+            self._nc.reconnect_listeners.discard(self._request_reset)
         await asyncio.shield(self._drop_consumer())
