@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import jwt
@@ -70,6 +71,30 @@ def verify_token(secret: str, token: str) -> Principal:
 def new_secret() -> str:
     """A random HS256 key for development."""
     return secrets.token_urlsafe(32)
+
+
+def dev_secret_path(data_dir: Path) -> Path:
+    """Where `make run` keeps its dev secret, so tokens survive restarts and `make demo` finds it."""
+    return data_dir / "dev-auth-secret"
+
+
+def read_dev_secret(data_dir: Path) -> str | None:
+    """The dev secret `make run` created, if it did."""
+    path = dev_secret_path(data_dir)
+    return path.read_text().strip() if path.exists() else None
+
+
+def dev_secret(data_dir: Path) -> str:
+    """The dev secret, created (random, owner-only) on first use."""
+    existing = read_dev_secret(data_dir)
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = new_secret()
+    path = dev_secret_path(data_dir)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
 
 
 def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:

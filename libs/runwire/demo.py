@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import httpx
 
-from runwire.auth import issue_token
+from runwire.auth import issue_token, read_dev_secret
 from runwire.settings import Settings, SettingsError, load_settings
 
 DOCUMENT: Final = """\
@@ -205,13 +205,6 @@ async def run_demo(
     )
 
 
-def _secret(settings: Settings) -> str | None:
-    if settings.auth_secret:
-        return settings.auth_secret
-    path = settings.data_dir / "dev-auth-secret"
-    return path.read_text().strip() if path.exists() else None
-
-
 def main() -> int:
     """Run the demo against the services of `make run`; the last line is `project=<id> run=<id>`."""
     try:
@@ -219,7 +212,7 @@ def main() -> int:
     except SettingsError as exc:
         print(f"runwire demo: {exc}", file=sys.stderr)
         return 2
-    secret = _secret(settings)
+    secret = settings.auth_secret or read_dev_secret(settings.data_dir)
     if secret is None:
         print(
             "runwire demo: no RUNWIRE_AUTH_SECRET and no .runwire/dev-auth-secret; start `make run` first",

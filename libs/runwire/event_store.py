@@ -13,6 +13,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, TypeVar
 
@@ -177,6 +178,15 @@ def stream_config(settings: StreamSettings, name: str = STREAM_NAME) -> dict[str
     }
 
 
+@dataclass
+class _Sending:
+    """Events on their way to the stream, with their producer spans and, once stored, sequences."""
+
+    events: Sequence[CloudEvent]
+    spans: list[Span] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+
+
 class EventStore:
     """Appends and reads CloudEvents on the EVENTS stream over one NATS connection."""
 
@@ -246,13 +256,9 @@ class EventStore:
             keys = {(e.project, e.aggregate) for e in events}
             if len(keys) != 1:
                 raise ValueError("an append with `expected` must hold events of one aggregate")
-        events, spans = self._start_sends(events)
-        try:
-            result = await self._append(events, expected)
-        except BaseException as exc:
-            self._end_sends(spans, None, exc)
-            raise
-        self._end_sends(spans, result.seqs, None)
+        async with self._sending(events) as sending:
+            result = await self._append(sending.events, expected)
+            sending.seqs = result.seqs
         return result
 
     async def _append(self, events: Sequence[CloudEvent], expected: int | None) -> AppendResult:
@@ -294,15 +300,13 @@ class EventStore:
 
         The publishes are pipelined on the connection, so they are stored in the given order.
         """
-        events, spans = self._start_sends(events)
-        tasks = [
-            asyncio.ensure_future(self._publish(subjects.for_event(e), encode_event(e), self._headers(e)))
-            for e in events
-        ]
-        try:
-            acks = await asyncio.gather(*tasks)
+        async with self._sending(events) as sending:
+            tasks = [
+                asyncio.ensure_future(self._publish(subjects.for_event(e), encode_event(e), self._headers(e)))
+                for e in sending.events
+            ]
             results = []
-            for ack in acks:
+            for ack in await asyncio.gather(*tasks):
                 if ack.error is not None:
                     raise StoreError(
                         f"append refused: {ack.error.description}",
@@ -310,23 +314,23 @@ class EventStore:
                         err_code=ack.error.err_code,
                     )
                 results.append(AppendResult([ack.seq], duplicate=ack.duplicate))
-        except BaseException as exc:
-            self._end_sends(spans, None, exc)
-            raise
-        self._end_sends(spans, [r.last_seq for r in results], None)
+            sending.seqs = [r.last_seq for r in results]
         return results
 
-    def _start_sends(self, events: Sequence[CloudEvent]) -> tuple[Sequence[CloudEvent], list[Span]]:
-        """A PRODUCER span per event, its context written into the event's `traceparent`.
+    @contextlib.asynccontextmanager
+    async def _sending(self, events: Sequence[CloudEvent]) -> AsyncIterator[_Sending]:
+        """A PRODUCER span per event around a publish, its context written into the event's
+        `traceparent` (and so into the NATS header).
 
         An event that arrives with a traceparent (from any producer) keeps its trace: the span is
         that context's child. Without telemetry the events pass through untouched.
         """
+        sending = _Sending(events)
         if not self.telemetry.enabled:
-            return events, []
+            yield sending
+            return
         tracer = self.telemetry.tracer
         traced: list[CloudEvent] = []
-        spans: list[Span] = []
         for event in events:
             subject = subjects.for_event(event)
             span = tracer.start_span(
@@ -349,18 +353,22 @@ class EventStore:
                     tracestate=carrier.get("tracestate", event.tracestate),
                 )
             )
-            spans.append(span)
-        return traced, spans
-
-    @staticmethod
-    def _end_sends(spans: list[Span], seqs: list[int] | None, error: BaseException | None) -> None:
-        for index, span in enumerate(spans):
-            if seqs is not None and index < len(seqs):
-                span.set_attribute("runwire.cursor", str(seqs[index]))
-            if error is not None:
-                span.record_exception(error)
-                span.set_status(StatusCode.ERROR, str(error))
-            span.end()
+            sending.spans.append(span)
+        sending.events = traced
+        error: BaseException | None = None
+        try:
+            yield sending
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            for index, span in enumerate(sending.spans):
+                if index < len(sending.seqs):
+                    span.set_attribute("runwire.cursor", str(sending.seqs[index]))
+                if error is not None:
+                    span.record_exception(error)
+                    span.set_status(StatusCode.ERROR, str(error))
+                span.end()
 
     @staticmethod
     def _headers(event: CloudEvent) -> dict[str, str]:
@@ -493,12 +501,13 @@ class EventStore:
             start_time=since,
             up_to=up_to,
         )
+        match_locally = not event_filter.subjects_are_exact
         async with contextlib.aclosing(reader.batches()) as batches:
             async for batch in batches:
                 for message in batch:
                     if up_to is not None and message.seq > up_to:
                         return
-                    if event_filter.matches(subjects.parse_unchecked(message.subject)):
+                    if not match_locally or event_filter.matches(subjects.parse_unchecked(message.subject)):
                         yield message
 
 

@@ -126,20 +126,28 @@ class EventFilter(msgspec.Struct, frozen=True):
 
         Patterns that partly overlap without one covering the other (`a.*.c` and `a.b.*`) cannot be
         given to JetStream together; such filters read the wider aggregate or project subject and
-        rely on `matches` to drop the rest.
+        rely on `matches` to drop the rest (then `subjects_are_exact` is False).
         """
+        return self._server_filter()[0]
+
+    @property
+    def subjects_are_exact(self) -> bool:
+        """Whether `subjects()` select exactly the matching events, so reads need no `matches`."""
+        return self._server_filter()[1]
+
+    def _server_filter(self) -> tuple[list[str], bool]:
         base = f"{ROOT}.{self.project}"
         aggregates = self.aggregates or ("*",)
         types = self.types or (">",)
         token_lists = [t.split(".") for t in types]
-        overlapping = any(_may_overlap(a, b) for a, b in itertools.combinations(token_lists, 2))
-        if overlapping:
+        exact = not any(_may_overlap(a, b) for a, b in itertools.combinations(token_lists, 2))
+        if not exact:
             types = (">",)
         if len(aggregates) * len(types) > MAX_FILTER_SUBJECTS:
-            return [f"{base}.>"]
+            return [f"{base}.>"], False
         if types == (">",) and aggregates == ("*",):
-            return [f"{base}.>"]
-        return [f"{base}.{agg}.{t}" for agg in aggregates for t in types]
+            return [f"{base}.>"], exact
+        return [f"{base}.{agg}.{t}" for agg in aggregates for t in types], exact
 
 
 def _split(value: str | None) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -25,7 +25,8 @@ from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
 from runwire.connection import connect_nats
-from runwire.event_store import EventStore, StoreError, stream_settings
+from runwire.event_store import EventStore, stream_settings
+from runwire.health import healthz, readyz
 from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
 from runwire.problems import ProblemError, exception_handlers, invalid_field
 from runwire.rejections import Rejected
@@ -101,29 +102,6 @@ def checked_project(project: str) -> str:
         raise invalid_field("project", exc.message, source="path") from exc
 
 
-def not_ready(detail: str) -> ProblemError:
-    return ProblemError(503, detail, kind="not-ready", title="Not ready", headers={"Retry-After": "1"})
-
-
-@get("/healthz", summary="Liveness", tags=["operations"], sync_to_thread=False)
-def healthz() -> dict[str, str]:
-    """The process is up and serving HTTP."""
-    return {"status": "ok"}
-
-
-@get("/readyz", summary="Readiness", tags=["operations"])
-async def readyz(state: State) -> dict[str, object]:
-    """Ready when NATS is connected and the EVENTS stream answers; 503 otherwise."""
-    context: ServiceContext = state.service_context
-    if not context.nc.is_connected:
-        raise not_ready("not connected to NATS")
-    try:
-        bounds = await context.store.bounds()
-    except StoreError as exc:
-        raise not_ready(f"EVENTS stream unavailable: {exc}") from exc
-    return {"status": "ready", "stream": context.store.stream, "last_seq": bounds.last_seq}
-
-
 def domain_service_app(
     settings: Settings,
     *,
@@ -154,7 +132,7 @@ def domain_service_app(
             store = EventStore(nc)
             await store.ensure_stream(stream_settings(settings))
             context = ServiceContext(settings=settings, nc=nc, store=store)
-            app.state.service_context = context
+            app.state.event_store = store
             async with runtime(context) as service_runtime:
                 app.state.runtime = service_runtime
                 yield

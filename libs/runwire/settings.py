@@ -64,13 +64,16 @@ class SettingsError(ValueError):
     """One or more `RUNWIRE_*` variables have bad values; the message lists each."""
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every `RUNWIRE_*` variable, reporting all bad ones at once."""
+def environment_values(
+    cls: type[msgspec.Struct], prefix: str, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The fields of `cls` that `prefix` + FIELD variables set, typed, and one problem line per bad
+    variable (`VAR='value': why`). Unset or empty variables leave the field's default."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     problems: list[str] = []
-    for field in msgspec.structs.fields(Settings):
-        variable = PREFIX + field.name.upper()
+    for field in msgspec.structs.fields(cls):
+        variable = prefix + field.name.upper()
         raw = env.get(variable)
         if raw is None or raw == "":
             continue
@@ -82,6 +85,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except msgspec.ValidationError as exc:
             message = str(exc).replace(" - at `$`", "")
             problems.append(f"{variable}={raw!r}: {message}")
+    return values, problems
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every `RUNWIRE_*` variable, reporting all bad ones at once."""
+    values, problems = environment_values(Settings, PREFIX, environ)
     if problems:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     return Settings(**values)

@@ -100,18 +100,6 @@ def _seconds_ns(seconds: float) -> int:
     return int(seconds * 1_000_000_000)
 
 
-def parse_ack_subject(reply: str) -> tuple[int, int, int, int]:
-    """(stream seq, consumer seq, timestamp ns, pending) from a JetStream `$JS.ACK...` reply subject."""
-    tokens = reply.split(".")
-    offset = 0 if len(tokens) == 9 else 2
-    return (
-        int(tokens[5 + offset]),
-        int(tokens[6 + offset]),
-        int(tokens[7 + offset]),
-        int(tokens[8 + offset]),
-    )
-
-
 class StreamReader:
     """Reads a stream in order from a position, optionally following the live tail.
 
@@ -227,35 +215,9 @@ class StreamReader:
         if headers is not None and headers.startswith(b"NATS/1.0 100"):
             parsed = Headers(headers)
             return self._on_control(headers[13:].split(b"\r\n", 1)[0].decode(), reply.decode(), parsed)
-        if not reply:
-            return None
-        self._last_activity = self._loop.time()  # type: ignore[union-attr]
-        if self._needs_reset:
-            return None
-        tokens = reply.split(b".")
-        offset = 0 if len(tokens) == 9 else 2
-        seq = int(tokens[5 + offset])
-        if int(tokens[6 + offset]) != self._expected_dseq:
-            self._request_reset()
-            return None
-        self._expected_dseq += 1
-        if self._last_seq is not None and seq <= self._last_seq:
-            return None
-        self._last_seq = seq
-        self._buffer.append(
-            StoredMessage(
-                seq,
-                subject.decode(),
-                data,
-                Headers(headers) if headers is not None and self._with_headers else None,
-                int(tokens[7 + offset]),
-            )
-        )
-        if not self._follow and (
-            tokens[8 + offset] == b"0" or (self._up_to is not None and seq >= self._up_to)
-        ):
-            self._caught_up = True
-        self._wakeup.set()
+        if reply:
+            parsed_later = Headers(headers) if headers is not None and self._with_headers else None
+            self._accept(subject.decode(), reply, data, parsed_later)
         return None
 
     async def _on_message(self, msg: Msg) -> None:
@@ -266,7 +228,7 @@ class StreamReader:
             if answer:
                 await self._nc.publish(answer, b"")
         elif msg.reply:
-            self._on_data(msg.subject, msg.reply, msg.data, headers)
+            self._accept(msg.subject, msg.reply.encode(), msg.data, headers if self._with_headers else None)
 
     def _on_control(self, description: str, reply: str, headers: Mapping[str, str]) -> str | None:
         """Flow control and idle heartbeats; returns a subject to answer now, if any."""
@@ -287,20 +249,33 @@ class StreamReader:
                 self._deferred_fc.append(stalled)
         return None
 
-    def _on_data(self, subject: str, reply: str, data: bytes, headers: Mapping[str, str] | None) -> None:
+    def _accept(self, subject: str, reply: bytes, data: bytes, headers: Mapping[str, str] | None) -> None:
+        """A data message: check the consumer sequence for gaps, then buffer it for the caller.
+
+        The metadata comes from the ack subject `$JS.ACK.<stream>.<consumer>.<delivered>.<stream
+        seq>.<consumer seq>.<time ns>.<pending>` (two more leading tokens when a domain is set).
+        """
         self._last_activity = self._loop.time()  # type: ignore[union-attr]
         if self._needs_reset:
             return
-        seq, dseq, stored_ns, pending = parse_ack_subject(reply)
-        if dseq != self._expected_dseq:
+        tokens = reply.split(b".")
+        offset = 0 if len(tokens) == 9 else 2
+        seq = int(tokens[5 + offset])
+        if int(tokens[6 + offset]) != self._expected_dseq:
             self._request_reset()
             return
-        self._expected_dseq = dseq + 1
+        self._expected_dseq += 1
         if self._last_seq is not None and seq <= self._last_seq:
             return
         self._last_seq = seq
-        self._buffer.append(StoredMessage(seq, subject, data, headers, stored_ns))
-        if not self._follow and (pending == 0 or (self._up_to is not None and seq >= self._up_to)):
+        self._buffer.append(
+            StoredMessage(
+                seq, subject, data, headers if self._with_headers else None, int(tokens[7 + offset])
+            )
+        )
+        if not self._follow and (
+            tokens[8 + offset] == b"0" or (self._up_to is not None and seq >= self._up_to)
+        ):
             self._caught_up = True
         self._wakeup.set()
 

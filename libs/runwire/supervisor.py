@@ -17,10 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
-from runwire.auth import issue_token, new_secret
+from runwire.auth import dev_secret, issue_token
 from runwire.connection import connect_nats
 from runwire.embedded_nats import EmbeddedNats, EmbeddedNatsError
 from runwire.event_store import EventStore, stream_settings
@@ -50,18 +49,6 @@ SERVICES = (
 def installed_services() -> list[Service]:
     """The services whose packages are installed in this environment."""
     return [s for s in SERVICES if importlib.util.find_spec(s.module) is not None]
-
-
-def dev_secret(data_dir: Path) -> str:
-    """A random dev secret, kept in the data directory so tokens survive restarts of `make run`."""
-    path = data_dir / "dev-auth-secret"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = new_secret()
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
-    return secret
 
 
 def _port_free(host: str, port: int) -> bool:

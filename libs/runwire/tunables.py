@@ -6,16 +6,14 @@ few knobs as a msgspec Struct and reads them here, validated at start like the s
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from typing import TypeVar
 
 import msgspec
 
-T = TypeVar("T", bound=msgspec.Struct)
+from runwire.settings import environment_values
 
-_FIELD_RE = re.compile(r"at `\$\.([A-Za-z0-9_]+)`")
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 class TunablesError(ValueError):
@@ -24,16 +22,7 @@ class TunablesError(ValueError):
 
 def load_tunables(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None) -> T:
     """Build `cls` from the variables `prefix` + FIELD (e.g. RUNWIRE_INGEST_CHUNK_SIZE), else defaults."""
-    env = os.environ if environ is None else environ
-    raw = {
-        field.name: env[prefix + field.name.upper()]
-        for field in msgspec.structs.fields(cls)
-        if env.get(prefix + field.name.upper())
-    }
-    try:
-        return msgspec.convert(raw, cls, strict=False)
-    except msgspec.ValidationError as exc:
-        match = _FIELD_RE.search(str(exc))
-        name = prefix + match.group(1).upper() if match else prefix + "*"
-        message = _FIELD_RE.sub("", str(exc)).rstrip(" -")
-        raise TunablesError(f"{name}={raw.get(match.group(1)) if match else ''!r}: {message}") from exc
+    values, problems = environment_values(cls, prefix, environ)
+    if problems:
+        raise TunablesError("\n".join(problems))
+    return cls(**values)

@@ -150,3 +150,8 @@ def test_stream_reads_select_exactly_the_filtered_events(
 
     read, expected = asyncio.run(scenario())
     assert read == expected
+
+
+def test_server_subjects_are_exact_unless_widened() -> None:
+    assert make_filter("p1", ["a.b", "c.*"], ["r1"]).subjects_are_exact
+    assert not make_filter("p1", ["a.*.c", "a.b.*"]).subjects_are_exact

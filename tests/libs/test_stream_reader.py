@@ -59,10 +59,16 @@ async def test_starts_after_the_given_sequence(nc: NATS, store: EventStore, proj
     assert [m.seq for m in await read_all(reader)] == seqs[7:]
 
 
-async def test_up_to_stops_at_that_sequence(nc: NATS, store: EventStore, project: str) -> None:
-    seqs = await fill(store, project, 10)
-    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, up_to=seqs[3])
-    assert [m.seq for m in await read_all(reader)][:4] == seqs[:4]
+async def test_up_to_ends_the_read_long_before_the_stream_does(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    seqs = await fill(store, project, 5000)
+    reader = StreamReader(
+        nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, up_to=seqs[3], max_buffered=16
+    )
+    got = [m.seq for m in await read_all(reader)]
+    assert got[:4] == seqs[:4]
+    assert len(got) < len(seqs)
 
 
 async def test_follow_delivers_events_appended_later(nc: NATS, store: EventStore, project: str) -> None:

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
+from runwire.health import healthz, readyz
 from runwire.problems import exception_handlers
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
@@ -20,10 +21,10 @@ from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
-from runwire_stream_api.health import healthz, metrics, readyz
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 from runwire_stream_api.polling import poll_events
+from runwire_stream_api.prometheus import metrics
 from runwire_stream_api.publish import publish_events
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
@@ -71,6 +72,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             telemetry=telemetry,
         )
         app.state.runtime = runtime
+        app.state.event_store = store
         add_shutdown_hook(app, runtime.begin_shutdown)
         heartbeats = asyncio.create_task(runtime.send_heartbeats(), name="runwire-heartbeats")
         try:

@@ -77,6 +77,7 @@ class ClientStream:
         self.transport = transport
         self.position = after
         self._server_filter = event_filter.subjects()
+        self._match_locally = not event_filter.subjects_are_exact
         self._queue: deque[EventFrames] = deque()
         self._queue_limit = queue_limit
         self._last_offered = 0
@@ -91,9 +92,8 @@ class ClientStream:
 
     # ------------------------------------------------------------------ called by the fan-out
 
-    def offer(self, frames: object) -> None:
+    def offer(self, frames: EventFrames) -> None:
         """Hand over a live event (never blocks): queue it, or detach if the queue is full."""
-        assert isinstance(frames, EventFrames)
         if frames.seq <= self._last_offered:
             return  # the same event through a second matching index entry
         self._last_offered = frames.seq
@@ -249,7 +249,7 @@ class ClientStream:
             max_buffered=CATCH_UP_BUFFER,
             with_headers=False,
         )
-        matches = self.event_filter.matches
+        matches = self.event_filter.matches if self._match_locally else None
         async with contextlib.aclosing(reader.batches()) as batches:
             async for messages in batches:
                 batch: list[EventFrames] = []
@@ -257,7 +257,7 @@ class ClientStream:
                     if message.seq <= self.position:
                         continue
                     subject = parse_unchecked(message.subject)
-                    if not matches(subject):
+                    if matches is not None and not matches(subject):
                         continue
                     data = single_line_json(message.data)
                     if data is None:

@@ -13,26 +13,27 @@ from opentelemetry.trace import SpanKind
 from runwire.telemetry import Telemetry
 from runwire_stream_api.frames import EventFrames
 from runwire_stream_api.latency import LatencyRecorder
+from runwire_stream_api.metrics import Tally
 
 
 class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_counts", "_latency", "_recent", "_series", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_count", "_latency", "_recent", "_series", "_telemetry", "_transport")
 
     def __init__(
         self,
         latency: LatencyRecorder,
         telemetry: Telemetry,
-        counts: dict[str, int],
+        counts: dict[str, Tally],
         recent: Mapping[int, EventFrames],
         transport: str,
         project: str,
     ) -> None:
         self._latency = latency
         self._recent = recent
-        self._counts = counts
+        self._count = counts[transport]
         self._telemetry = telemetry
         self._transport = transport
         self._series = latency.series(transport, project)
@@ -41,7 +42,7 @@ class DeliveryRecorder:
     def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
         """`batch` was written to the socket; the write began at `started_ns`."""
         now = time.time_ns()
-        self._counts[self._transport] += len(batch)
+        self._count.value += len(batch)
         self._latency.delivered(self._series, batch, now, self._connected_ns)
         for frames in batch:
             if not frames.received_ns:  # a catch-up copy: time the fan-out's record of the event

@@ -114,7 +114,7 @@ class Hub:
             seq = message.seq
             if seq <= self.position:
                 continue
-            self.metrics.events_in.inc()
+            self.metrics.events_in.value += 1
             frames = self._frames(message, received_ns)
             if frames is not None:
                 subscribers = match(frames.project, frames.aggregate, frames.type)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from runwire.filters import EventFilter, compile_pattern
+from runwire_stream_api.frames import EventFrames
 
 
 class Subscriber(Protocol):
@@ -17,7 +18,7 @@ class Subscriber(Protocol):
 
     event_filter: EventFilter
 
-    def offer(self, frames: object) -> None: ...
+    def offer(self, frames: EventFrames) -> None: ...
 
 
 class _TypeIndex:

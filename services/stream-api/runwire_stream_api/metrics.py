@@ -25,12 +25,22 @@ class StreamMetrics:
         self.connections = Gauge(
             "runwire_stream_connections", "Open streams by transport", ["transport"], registry=r
         )
-        self.events_in = Counter(
-            "runwire_stream_events_in", "Events read from the live tail of EVENTS", registry=r
+        # Counted on hot paths (every event, every socket write): plain integers read at scrape time.
+        self.events_in = Tally()
+        r.register(
+            _TallyCollector(
+                "runwire_stream_events_in", "Events read from the live tail of EVENTS", {"": self.events_in}
+            )
         )
-        # Counted on the hot path (every socket write): a plain dict, exported by a collector.
-        self.deliveries: dict[str, int] = dict.fromkeys(TRANSPORTS, 0)
-        r.register(_DeliveriesCollector(self.deliveries))
+        self.deliveries = {transport: Tally() for transport in TRANSPORTS}
+        r.register(
+            _TallyCollector(
+                "runwire_stream_deliveries",
+                "Events written to clients, by transport",
+                self.deliveries,
+                "transport",
+            )
+        )
         self.queue_depth = Gauge(
             "runwire_stream_queue_depth", "Events queued for clients, summed over clients", registry=r
         )
@@ -60,7 +70,6 @@ class StreamMetrics:
             registry=r,
         )
         for transport in TRANSPORTS:
-            self.connections.labels(transport)
             self.catch_ups.labels(transport)
         self._collectors: list[Callable[[], None]] = []
 
@@ -74,14 +83,27 @@ class StreamMetrics:
         return generate_latest(self.registry)
 
 
-class _DeliveriesCollector(Collector):
-    def __init__(self, counts: dict[str, int]) -> None:
-        self._counts = counts
+class Tally:
+    """A counter for hot paths: a plain integer, with no lock or label lookup per increment."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class _TallyCollector(Collector):
+    def __init__(
+        self, name: str, documentation: str, tallies: dict[str, Tally], label: str | None = None
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._tallies = tallies
+        self._label = label
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "runwire_stream_deliveries", "Events written to clients, by transport", labels=["transport"]
-        )
-        for transport, count in self._counts.items():
-            family.add_metric([transport], count)
+        labels = [self._label] if self._label else []
+        family = CounterMetricFamily(self._name, self._documentation, labels=labels)
+        for value, tally in self._tallies.items():
+            family.add_metric([value] if self._label else [], tally.value)
         yield family

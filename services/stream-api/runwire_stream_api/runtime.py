@@ -77,15 +77,12 @@ class Runtime:
             ),
         )
         self.clients.add(client)
-        self.metrics.connections.labels(transport).inc()
         return client
 
     def release(self, client: ClientStream) -> None:
         """Forget a finished client (idempotent)."""
         client.close()
-        if client in self.clients:
-            self.clients.remove(client)
-            self.metrics.connections.labels(client.transport).dec()
+        self.clients.discard(client)
 
     async def send_heartbeats(self) -> None:
         """Ask idle streams for a heartbeat every RUNWIRE_HEARTBEAT_SECONDS (one ticker, not a timer
@@ -106,21 +103,31 @@ class Runtime:
 
     def stats(self) -> dict[str, object]:
         """Live figures of this instance, for the dashboard (`GET /v1/stats`)."""
-        by_transport = dict.fromkeys(TRANSPORTS, 0)
-        for client in self.clients:
-            by_transport[client.transport] += 1
-        sample = self.metrics.registry.get_sample_value
+        connections, catching_up, queued = self._client_figures()
         return {
-            "connections": by_transport,
-            "catch_up_clients": sum(1 for c in self.clients if c.catching_up),
-            "queue_depth": sum(c.queued for c in self.clients),
-            "events_in": int(sample("runwire_stream_events_in_total") or 0),
-            "deliveries": dict(self.metrics.deliveries),
+            "connections": connections,
+            "catch_up_clients": catching_up,
+            "queue_depth": queued,
+            "events_in": self.metrics.events_in.value,
+            "deliveries": {transport: tally.value for transport, tally in self.metrics.deliveries.items()},
             "position": format_cursor(self.hub.position),
             "latency": self.latency.window.summary(),
         }
 
+    def _client_figures(self) -> tuple[dict[str, int], int, int]:
+        """Open streams by transport, clients in catch-up and events queued, counted now."""
+        by_transport = dict.fromkeys(TRANSPORTS, 0)
+        catching_up = queued = 0
+        for client in self.clients:
+            by_transport[client.transport] += 1
+            catching_up += client.catching_up
+            queued += client.queued
+        return by_transport, catching_up, queued
+
     def _collect(self) -> None:
+        connections, catching_up, queued = self._client_figures()
+        for transport, count in connections.items():
+            self.metrics.connections.labels(transport).set(count)
         self.metrics.nats_connected.set(1 if self.nc.is_connected else 0)
-        self.metrics.queue_depth.set(sum(c.queued for c in self.clients))
-        self.metrics.catch_up_clients.set(sum(1 for c in self.clients if c.catching_up))
+        self.metrics.queue_depth.set(queued)
+        self.metrics.catch_up_clients.set(catching_up)

@@ -1,0 +1,33 @@
+"""Liveness and readiness endpoints, the same for every runwire service: unauthenticated, for
+orchestrators. Readiness reads the app's event store from `app.state.event_store`."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.datastructures import State
+
+from runwire.event_store import EventStore, StoreError
+from runwire.problems import ProblemError
+
+
+def not_ready(detail: str) -> ProblemError:
+    return ProblemError(503, detail, kind="not-ready", title="Not ready", headers={"Retry-After": "1"})
+
+
+@get("/healthz", summary="Liveness", tags=["operations"], sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """The process is up and serving HTTP."""
+    return {"status": "ok"}
+
+
+@get("/readyz", summary="Readiness", tags=["operations"])
+async def readyz(state: State) -> dict[str, object]:
+    """Ready when NATS is connected and the EVENTS stream answers; 503 otherwise."""
+    store: EventStore = state.event_store
+    if not store.nc.is_connected:
+        raise not_ready("not connected to NATS")
+    try:
+        bounds = await store.bounds()
+    except StoreError as exc:
+        raise not_ready(f"EVENTS stream unavailable: {exc}") from exc
+    return {"status": "ready", "stream": store.stream, "last_seq": bounds.last_seq}
