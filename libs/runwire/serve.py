@@ -14,21 +14,25 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from runwire import redaction
 from runwire.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def configure_logging(settings: Settings) -> None:
-    """One log format for all runwire processes."""
+    """One log format for all runwire processes, with secrets redacted from every line."""
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redaction.install()
 
 
 def add_shutdown_hook(app: Litestar, hook: Callable[[], None]) -> None:
@@ -79,6 +83,19 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, knowing that a sent denial response ends the handshake.
+
+    uvicorn 0.54 never marks a refused upgrade (an ASGI `websocket.http.response`) as complete and
+    logs "ASGI callable returned without completing handshake" at ERROR for every 401/403/503.
+    """
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+
 def tune_garbage_collector() -> None:
     """Fewer, shorter GC pauses for servers holding thousands of long-lived connections.
 
@@ -99,7 +116,7 @@ def serve(app: Litestar, settings: Settings, port: int) -> None:
         port=port,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,

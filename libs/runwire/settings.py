@@ -46,6 +46,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: str | None = None
     """Origins (comma-separated, or `*`) whose pages may call the stream API; unset: same origin only."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_project_labels: bool = False
+    """Label delivery-latency series by project (at most 100 projects, the rest as `_other`); off:
+    one series per transport, so /metrics neither lists tenants nor grows with them."""
+    metrics_token: str | None = None
+    """When set, `/metrics` answers only `Authorization: Bearer <this token>` (401 otherwise)."""
     shutdown_grace_seconds: PositiveFloat = 10.0
 
     @property

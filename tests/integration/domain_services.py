@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +17,7 @@ import httpx
 from runwire.auth import issue_token
 from runwire.event_store import EventStore, StoredEvent
 from runwire.settings import Settings
+from tests.support.eventually import eventually as eventually
 
 SECRET = "domain-services-test-secret-0123456789abcdef"
 T = TypeVar("T")
@@ -31,18 +31,6 @@ def auth(project: str = "*", sub: str = "tester") -> dict[str, str]:
     """Authorization header of a token for `project` (or all)."""
     projects = "*" if project == "*" else [project]
     return {"Authorization": f"Bearer {issue_token(SECRET, sub, projects)}"}
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
-    """Poll `probe` until it returns something other than None (or fail after `timeout` seconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def events_of(store: EventStore, project: str, aggregate: str) -> list[StoredEvent]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -82,3 +88,52 @@ async def api(start_api: Callable[..., Awaitable[StreamAPI]]) -> StreamAPI:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class APIProcess:
+    """A stream API running as its own process (`python -m runwire_stream_api`), with its log file."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def stream_api_process(nats_url: str, tmp_path: Path) -> Iterator[APIProcess]:
+    """A stream API process on a free port, ready; killed by PID at the end if still running."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RUNWIRE_NATS_URL": nats_url,
+        "RUNWIRE_AUTH_SECRET": SECRET,
+        "RUNWIRE_HTTP_PORT": str(port),
+        "RUNWIRE_HEARTBEAT_SECONDS": "0.5",
+    }
+    log_path = tmp_path / "stream-api.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    try:
+        yield APIProcess(process, base, log_path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()

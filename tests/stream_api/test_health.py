@@ -48,14 +48,6 @@ async def test_readyz_is_503_problem_when_nats_is_gone(tmp_path: Path) -> None:
     assert response.json()["status"] == 503
 
 
-async def test_metrics_are_prometheus_text(nats_url: str) -> None:
-    async with serving(create_app(settings_for(nats_url))) as base, httpx.AsyncClient(base_url=base) as http:
-        response = await http.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    assert "runwire_nats_connected 1.0" in response.text
-
-
 async def test_unknown_path_is_a_404_problem(nats_url: str) -> None:
     async with serving(create_app(settings_for(nats_url))) as base, httpx.AsyncClient(base_url=base) as http:
         response = await http.get("/nope")

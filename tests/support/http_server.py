@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from litestar import Litestar
 
-from runwire.serve import run_shutdown_hooks
+from runwire.serve import WebSocketProtocol, run_shutdown_hooks
 
 
 class _QuietServer(uvicorn.Server):
@@ -30,7 +30,7 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
         lifespan="on",
         log_level="warning",
         access_log=False,
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,
         timeout_graceful_shutdown=5,
     )
     server = _QuietServer(config)

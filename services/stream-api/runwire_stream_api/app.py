@@ -58,7 +58,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         store = EventStore(nc, telemetry=telemetry)
         await store.ensure_stream(stream_settings(settings))
         stream_metrics = StreamMetrics()
-        latency = LatencyRecorder(telemetry)
+        latency = LatencyRecorder(telemetry, project_labels=settings.metrics_project_labels)
         stream_metrics.registry.register(latency)
         hub = Hub(nc, store, stream_metrics, latency, telemetry)
         await hub.start()
@@ -114,4 +114,5 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         ),
     )
     app.state.auth_secret = settings.auth_secret
+    app.state.metrics_token = settings.metrics_token
     return app

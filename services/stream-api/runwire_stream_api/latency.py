@@ -1,6 +1,6 @@
 """Delivery and receive latency: cheap enough to record for every delivery on the hot path.
 
-Each observation is a bisect and two increments: a cumulative histogram per (transport, project)
+Each observation is a bisect and two increments: a cumulative histogram per (transport, project label)
 for Prometheus, and a per-second ring over the last seconds for the live percentiles that the
 dashboard shows. OpenTelemetry histograms get the same values only while telemetry is enabled.
 """
@@ -20,6 +20,11 @@ from runwire.telemetry import LATENCY_BUCKETS, Telemetry
 from runwire_stream_api.frames import EventFrames
 
 WINDOW_SECONDS: Final = 10
+# The `project` label: one value for all projects unless RUNWIRE_METRICS_PROJECT_LABELS asks for
+# per-project series, which are then capped so that a scrape never grows with the tenants.
+ALL_PROJECTS: Final = "_all"
+OTHER_PROJECTS: Final = "_other"
+MAX_PROJECT_LABELS: Final = 100
 _BOUNDS: Final = list(LATENCY_BUCKETS)
 
 
@@ -106,8 +111,10 @@ class LatencyRecorder(Collector):
     """`runwire_delivery_latency_seconds{transport,project}` and
     `runwire_stream_receive_latency_seconds`, plus the live window of delivery latency."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, *, project_labels: bool = False) -> None:
         self._delivery: dict[tuple[str, str], _Series] = {}
+        self._project_labels = project_labels
+        self._labelled_projects: set[str] = set()
         self._receive = _Cumulative()
         self.window = LatencyWindow()
         self._otel_delivery: Histogram | None = None
@@ -124,12 +131,21 @@ class LatencyRecorder(Collector):
 
     def series(self, transport: str, project: str) -> _Series:
         """The histogram series of one (transport, project): clients keep it to skip lookups."""
-        key = (transport, project)
+        key = (transport, self._project_label(project))
         found = self._delivery.get(key)
         if found is None:
-            attributes = {"transport": transport, "project": project}
+            attributes = {"transport": transport, "project": key[1]}
             found = self._delivery[key] = _Series(attributes)
         return found
+
+    def _project_label(self, project: str) -> str:
+        """The `project` label value: bounded, so series do not grow with tenants or list them."""
+        if not self._project_labels:
+            return ALL_PROJECTS
+        if project in self._labelled_projects or len(self._labelled_projects) < MAX_PROJECT_LABELS:
+            self._labelled_projects.add(project)
+            return project
+        return OTHER_PROJECTS
 
     def delivered(self, series: _Series, batch: Sequence[EventFrames], now_ns: int, since_ns: int) -> None:
         """Record one socket write of `batch`, counting the events stored at or after `since_ns`."""

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 TRANSPORTS = ("sse", "ws", "poll")
@@ -17,7 +16,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # the `_created` sam
 class StreamMetrics:
     """Counters and gauges exported at /metrics; gauges of live state are read at scrape time."""
 
-    content_type = CONTENT_TYPE_LATEST
+    # Text format 0.0.4, which every Prometheus release reads. No charset here: Litestar appends
+    # `; charset=utf-8` to text/* types, and a second one makes Go's media-type parser refuse it.
+    content_type = "text/plain; version=0.0.4"
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
