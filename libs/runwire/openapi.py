@@ -31,6 +31,7 @@ from litestar.openapi.spec import (
 from litestar.routes import HTTPRoute
 
 from runwire.auth import project_guard
+from runwire.envelope import TOKEN_PATTERN
 from runwire.ids import IDEMPOTENCY_KEY_HEADER
 from runwire.problems import PROBLEM_JSON, FieldProblem, Problem
 
@@ -39,6 +40,8 @@ COMPONENT_REF: Final = "#/components/schemas/"
 # Request headers over the server's limit (count or size) are refused before any route runs.
 HEADERS_TOO_LARGE: Final = 431
 _OPT_KEY: Final = "runwire_also_answers"
+# What every route checks `{project}` against (runwire.subjects.check_token), so clients can too.
+PROJECT_SCHEMA: Final = Schema(type=OpenAPIType.STRING, pattern=TOKEN_PATTERN)
 # The dependency a domain service's routes use to reach its repositories (the event store).
 _STORE_DEPENDENCY: Final = "runtime"
 
@@ -88,14 +91,9 @@ def problem_responses(statuses: Iterable[int]) -> dict[str, OpenAPIResponse | Re
     }
 
 
-def complete_openapi(
-    app: Litestar,
-    *,
-    schemas: Mapping[str, Schema] | None = None,
-    paths: Mapping[str, PathItem] | None = None,
-) -> OpenAPI:
-    """Finish the app's (cached) document in place: the problem schema, `schemas`, `paths`, and the
-    error responses of every HTTP operation. Call once, after the app is built."""
+def complete_openapi(app: Litestar, *, schemas: Mapping[str, Schema] | None = None) -> OpenAPI:
+    """Finish the app's (cached) document in place: the problem schema, `schemas`, and the error
+    responses of every HTTP operation. Call once, after the app is built; returns the document."""
     openapi = app.openapi_schema
     components = openapi.components
     components.schemas.update(problem_schemas())
@@ -104,7 +102,6 @@ def complete_openapi(
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             _document_route(openapi.paths.get(route.path_format or "/"), route)
-    openapi.paths.update(paths or {})
     return openapi
 
 
@@ -139,6 +136,7 @@ def lift_json_schema(document: Mapping[str, Any]) -> dict[str, Schema]:
 
 
 def _document_route(path_item: PathItem | None, route: HTTPRoute) -> None:
+    """Errors as problem+json, the project parameter's rule, no token where no guard asks one."""
     if path_item is None:
         return
     for method, (handler, _) in route.route_handler_map.items():
@@ -151,6 +149,14 @@ def _document_route(path_item: PathItem | None, route: HTTPRoute) -> None:
                 del responses[status]  # Litestar's own application/json error shape is not what is sent
         responses.update(problem_responses(_error_statuses(handler, operation, method, route)))
         operation.responses = responses
+        for parameter in operation.parameters or ():
+            if (
+                isinstance(parameter, Parameter)
+                and parameter.param_in == "path"
+                and parameter.name == "project"
+            ):
+                parameter.schema = PROJECT_SCHEMA
+                parameter.description = "The project id (tenant scope); the token must grant it"
         if not _guarded(handler):
             operation.security = []
 

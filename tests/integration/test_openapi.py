@@ -5,6 +5,7 @@ Each document is read from `/schema/openapi.json` of the service on a real socke
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from litestar import Litestar
 from openapi_spec_validator import validate
 
+from runwire.envelope import TOKEN_PATTERN
 from runwire.problems import PROBLEM_JSON
 from runwire.settings import Settings
 from runwire_agent.app import create_app as agent_app
@@ -108,3 +110,13 @@ async def test_the_problem_schema_has_the_rfc_9457_members_and_runwire_extras(
     problem = document["components"]["schemas"]["ProblemDetails"]
     assert {"type", "title", "status", "detail", "instance", "field", "errors"} <= set(problem["properties"])
     assert set(problem["required"]) == {"type", "title", "status"}
+
+
+async def test_every_project_parameter_carries_the_project_id_rule(document: dict[str, Any]) -> None:
+    rules = {
+        json.dumps(parameter["schema"])
+        for _, _, operation in operations(document)
+        for parameter in operation.get("parameters", [])
+        if (parameter["in"], parameter["name"]) == ("path", "project")
+    }
+    assert rules == {json.dumps({"type": "string", "pattern": TOKEN_PATTERN})}
