@@ -7,6 +7,7 @@ from litestar import get
 from litestar.datastructures import State
 
 from runwire.event_store import EventStore, StoreError
+from runwire.openapi import also_answers
 from runwire.problems import ProblemError
 
 
@@ -20,7 +21,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", summary="Readiness", tags=["operations"])
+@get("/readyz", summary="Readiness", tags=["operations"], opt=also_answers(503))
 async def readyz(state: State) -> dict[str, object]:
     """Ready when NATS is connected and the EVENTS stream answers; 503 otherwise."""
     store: EventStore = state.event_store

@@ -28,6 +28,7 @@ from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.health import healthz, readyz
 from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
+from runwire.openapi import complete_openapi
 from runwire.problems import ProblemError, exception_handlers, invalid_field
 from runwire.rejections import Rejected
 from runwire.serve import configure_logging, serve
@@ -168,6 +169,7 @@ def domain_service_app(
         ),
     )
     app.state.auth_secret = settings.auth_secret
+    complete_openapi(app)
     return app
 
 

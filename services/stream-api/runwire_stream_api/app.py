@@ -23,6 +23,7 @@ from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
+from runwire_stream_api.openapi_docs import document_stream_api
 from runwire_stream_api.polling import poll_events
 from runwire_stream_api.prometheus import metrics
 from runwire_stream_api.publish import publish_events
@@ -115,4 +116,5 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
     )
     app.state.auth_secret = settings.auth_secret
     app.state.metrics_token = settings.metrics_token
+    document_stream_api(app)
     return app

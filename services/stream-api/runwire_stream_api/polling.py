@@ -14,12 +14,15 @@ from typing import Annotated
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from runwire.auth import project_guard
 from runwire.cursor import format_cursor
+from runwire.openapi import also_answers
 from runwire_stream_api.client_stream import IDLE, ClientStream, Reset
 from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.openapi_docs import PollPage
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
 
@@ -76,6 +79,8 @@ def encode_page(events: list[EventFrames], next_cursor: int, reset: Reset | None
         "for the first event (long-poll). `reset` appears when events after the cursor were removed."
     ),
     tags=["streams"],
+    responses={200: ResponseSpec(PollPage, description="A page of events", generate_examples=False)},
+    opt=also_answers(503),
 )
 async def poll_events(
     state: State,

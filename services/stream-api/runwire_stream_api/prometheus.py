@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
 
 from runwire.auth import token_from, unauthorized
+from runwire.openapi import also_answers
 from runwire_stream_api.runtime import Runtime
 
 
@@ -34,6 +35,7 @@ def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     "that setting is set.",
     tags=["operations"],
     guards=[metrics_guard],
+    opt=also_answers(401),
     media_type="text/plain",
     sync_to_thread=False,
     security=[],

@@ -19,7 +19,9 @@ from runwire.auth import project_guard
 from runwire.cursor import format_cursor
 from runwire.envelope import CloudEvent, EnvelopeError, decode_events
 from runwire.event_store import StoreError
+from runwire.openapi import also_answers
 from runwire.problems import ProblemError, invalid_field
+from runwire_stream_api.openapi_docs import PublishBody
 from runwire_stream_api.runtime import Runtime
 
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
@@ -60,7 +62,9 @@ def _stamp(event: CloudEvent, now: datetime) -> CloudEvent:
     tags=["publish"],
     status_code=202,
     request_max_body_size=MAX_BODY_BYTES,
-    responses={202: ResponseSpec(data_container=PublishResult, description="Stored")},
+    responses={202: ResponseSpec(PublishResult, description="Stored", generate_examples=False)},
+    operation_class=PublishBody,
+    opt=also_answers(415, 502, 503),
 )
 async def publish_events(
     project: FromPath[str], state: State, request: Request[None, None, State]

@@ -19,9 +19,11 @@ from litestar.openapi.spec import Example
 from litestar.types import Receive, Scope, Send
 
 from runwire.auth import project_guard
+from runwire.openapi import also_answers
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
+from runwire_stream_api.openapi_docs import SSE_FRAMES
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
 
@@ -96,10 +98,12 @@ class SSEResponse:
         200: ResponseSpec(
             data_container=str,
             media_type="text/event-stream",
-            description="An endless event stream",
+            description=SSE_FRAMES,
+            generate_examples=False,
             examples=[Example(value="id: 42\nevent: workflow.node.completed\ndata: {...}\n\n")],
         )
     },
+    opt=also_answers(503),
     include_in_schema=True,
 )
 async def stream_sse(state: State, stream_request: NamedDependency[StreamRequest]) -> SSEResponse:
