@@ -1,7 +1,8 @@
 """HTTP publish: `POST /v1/projects/{project}/events` with one CloudEvent or a JSON array of them.
 
-For producers that cannot speak NATS. Events are validated whole before any is stored, stored in
-the given order, and deduplicated by `id`.
+For producers that cannot speak NATS, in either CloudEvents HTTP mode (see http_binding). Events
+are validated whole before any is stored, stored in the given order, and deduplicated by their
+identity (project, source, id).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from litestar.params import FromPath
 
 from runwire.auth import project_guard
 from runwire.cursor import format_cursor
-from runwire.envelope import CloudEvent, EnvelopeError, decode_events
+from runwire.envelope import CloudEvent, EnvelopeError
 from runwire.event_store import StoreError
 from runwire.problems import ProblemError, invalid_field
+from runwire_stream_api.http_binding import BINARY_PREFIX, UnsupportedFormat, read_events
 from runwire_stream_api.runtime import Runtime
 
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
@@ -27,7 +29,7 @@ MAX_EVENTS: Final = 1000
 
 
 class Accepted(msgspec.Struct):
-    """Where one published event was stored; `duplicate` when its id was already stored."""
+    """Where one published event was stored; `duplicate` when its (project, source, id) already was."""
 
     id: str
     cursor: str
@@ -68,10 +70,14 @@ async def publish_events(
     runtime: Runtime = state.runtime
     body = await request.body()
     try:
-        events, was_array = decode_events(body)
+        events, was_array = read_events(request.headers, body)
+    except UnsupportedFormat as exc:
+        runtime.metrics.publish_rejected.labels("invalid").inc()
+        raise ProblemError(415, str(exc), kind="unsupported-media-type", field="Content-Type") from exc
     except EnvelopeError as exc:
         runtime.metrics.publish_rejected.labels("invalid").inc()
-        raise invalid_field(exc.pointer, exc.message, source="body") from exc
+        source = "header" if exc.field.startswith(BINARY_PREFIX) else "body"
+        raise invalid_field(exc.pointer, exc.message, source=source) from exc
     if len(events) > MAX_EVENTS:
         raise invalid_field(
             "body", f"at most {MAX_EVENTS} events per request, got {len(events)}", source="body"
