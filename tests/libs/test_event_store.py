@@ -37,6 +37,18 @@ def test_dedup_id_is_project_source_and_id_separated_by_single_spaces() -> None:
     assert dedup_id(event) == "p1 https://example.com/orders order-1"
 
 
+def test_the_asyncapi_document_shows_the_header_the_store_sets() -> None:
+    import yaml
+
+    from runwire.schemas import SCHEMA_DIR
+
+    document = yaml.safe_load((SCHEMA_DIR / "asyncapi.yaml").read_text())
+    header = document["components"]["messages"]["cloudEvent"]["headers"]["properties"]["Nats-Msg-Id"]
+    [example] = header["examples"]
+    project, source, id_ = example.split(" ")
+    assert dedup_id(new_event(type="x.y", project=project, source=source, id=id_)) == example
+
+
 async def test_same_id_in_two_projects_is_stored_twice(store: EventStore, project: str) -> None:
     first = ev(project, "a1", id="order-1")
     other = ev(project + "-b", "a1", id="order-1")
