@@ -9,7 +9,8 @@ import re
 from typing import Final
 
 MAX_CURSOR: Final = 2**64 - 1
-_CURSOR_RE = re.compile(r"^\d{1,20}$")
+# ASCII digits only: `\d` would also take other scripts' digits (`１`), which `int()` reads too.
+_CURSOR_RE = re.compile(r"[0-9]{1,20}")
 
 
 class CursorError(ValueError):
@@ -23,7 +24,7 @@ def format_cursor(seq: int) -> str:
 
 def parse_cursor(value: str) -> int:
     """The stream sequence a cursor stands for; CursorError if it is not a runwire cursor."""
-    text = value.strip()
-    if not _CURSOR_RE.match(text) or int(text) > MAX_CURSOR:
+    text = value.strip(" \t")
+    if not _CURSOR_RE.fullmatch(text) or int(text) > MAX_CURSOR:
         raise CursorError(f"{value!r} is not a cursor (cursors are the `id` of a delivered event)")
     return int(text)

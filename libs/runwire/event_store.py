@@ -1,6 +1,6 @@
 """The event store on JetStream: the EVENTS stream, appends with dedup and optimistic concurrency, reads.
 
-State lives only here. An append carries `Nats-Msg-Id` (so retries are idempotent) and, when the
+State lives only here. An append carries `Nats-Msg-Id` (see `dedup_id`: retries are idempotent) and, when the
 caller names the aggregate version it decided against, `Nats-Expected-Last-Subject-Sequence` on the
 aggregate's subject filter, so two writers can never both extend the same version. Several events
 of one command go in one atomic batch: all are stored, contiguously, or none.
@@ -41,6 +41,15 @@ ERR_BATCH_DUPLICATE_ID: Final = 10201
 ERR_STREAM_NOT_FOUND: Final = 10059
 
 S = TypeVar("S")
+
+
+def dedup_id(event: CloudEvent) -> str:
+    """The `Nats-Msg-Id` of an event: its CloudEvents identity within a project, `<project> <source> <id>`.
+
+    Single spaces separate the parts unambiguously (none of them may contain a space). Raw NATS
+    producers set the same header, so JetStream deduplicates them against HTTP publishes too.
+    """
+    return f"{event.project} {event.source} {event.id}"
 
 
 class StreamSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -372,7 +381,7 @@ class EventStore:
 
     @staticmethod
     def _headers(event: CloudEvent) -> dict[str, str]:
-        headers = {"Nats-Msg-Id": event.id}
+        headers = {"Nats-Msg-Id": dedup_id(event)}
         if event.traceparent:
             headers["traceparent"] = event.traceparent
         if event.tracestate:
@@ -424,13 +433,13 @@ class EventStore:
         if expected is None:
             return None
         first = events[0]
-        ids = [e.id for e in events]
+        ids = [(e.source, e.id) for e in events]
         found: list[int] = []
         async for stored in self.read_aggregate_raw(first.project, first.aggregate, after=expected):
             if len(found) == len(ids):
                 break
             event = decode_event(stored.data)
-            if event.id != ids[len(found)]:
+            if (event.source, event.id) != ids[len(found)]:
                 return None
             found.append(stored.seq)
         return found if len(found) == len(ids) else None

@@ -150,10 +150,15 @@ class EventFilter(msgspec.Struct, frozen=True):
         return [f"{base}.{agg}.{t}" for agg in aggregates for t in types], exact
 
 
-def _split(value: str | None) -> list[str]:
-    if value is None:
+def _split(field: str, value: str | None) -> list[str]:
+    """A comma list's entries. Absent or empty means none (an HTML form's empty field); an empty
+    entry inside a list (`a,,b`, `,`) is refused, since it is never what a client meant."""
+    if value is None or not value.strip():
         return []
-    return [part.strip() for part in value.split(",") if part.strip()]
+    parts = [part.strip() for part in value.split(",")]
+    if "" in parts:
+        raise FilterError(field, f"{value!r} has an empty entry; give a comma list without empty items")
+    return parts
 
 
 def make_filter(project: str, types: Iterable[str] = (), aggregates: Iterable[str] = ()) -> EventFilter:
@@ -181,4 +186,4 @@ def make_filter(project: str, types: Iterable[str] = (), aggregates: Iterable[st
 
 def parse_filter(project: str, types: str | None = None, aggregates: str | None = None) -> EventFilter:
     """A filter from the query parameters `types` and `aggregates` (comma-separated lists)."""
-    return make_filter(project, _split(types), _split(aggregates))
+    return make_filter(project, _split("types", types), _split("aggregates", aggregates))

@@ -90,9 +90,23 @@ def test_event_without_subject_is_project_wide() -> None:
         ("time", "2026-11-21T22:48:16"),
         ("time", "yesterday"),
         ("traceparent", "00-xyz-01"),
+        ("traceparent", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        ("traceparent", "00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+        ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"),
+        ("traceparent", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),
+        ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra"),
         ("tracestate", "x" * 513),
         ("datacontenttype", ""),
         ("dataschema", ""),
+        ("dataschema", "/schemas/order.json"),
+        ("dataschema", "https://example.com/a schema"),
+        ("source", "has space"),
+        ("source", "/bad%zz"),
+        ("source", "1a:b"),
+        ("source", "/café"),
+        ("id", "order-1\n"),
+        ("type", "workflow.node\n"),
+        ("project", "p1\n"),
     ],
 )
 def test_invalid_attribute_is_rejected_by_name(field: str, value: object) -> None:
@@ -101,11 +115,63 @@ def test_invalid_attribute_is_rejected_by_name(field: str, value: object) -> Non
     assert caught.value.field == field
 
 
-def test_unknown_attribute_is_rejected_by_name() -> None:
+def test_extension_attributes_are_kept_verbatim_and_round_trip() -> None:
+    event = decode_event(with_(partitionkey="order-7", sequence=42, ratio=0.5, sampled=True))
+    assert event.extensions == {"partitionkey": "order-7", "sequence": 42, "ratio": 0.5, "sampled": True}
+    encoded = json.loads(encode_event(event))
+    assert {k: encoded[k] for k in ("partitionkey", "sequence", "ratio", "sampled")} == event.extensions
+    assert "$extensions" not in encoded
+    assert decode_event(encode_event(event)) == event
+
+
+@pytest.mark.parametrize(
+    "name", ["Partitionkey", "partition_key", "partition-key", "x" * 65, "$extensions", "é"]
+)
+def test_attribute_names_breaking_the_naming_rules_are_refused_by_name(name: str) -> None:
     with pytest.raises(EnvelopeError) as caught:
-        decode_event(with_(priority="high"))
-    assert caught.value.field == "priority"
-    assert "unknown attribute" in caught.value.message
+        decode_event(with_(**{name: "v"}))
+    assert caught.value.field == name
+    assert "lowercase" in caught.value.message
+
+
+@pytest.mark.parametrize("value", [None, {"a": 1}, [1]])
+def test_extension_values_must_be_strings_numbers_or_booleans(value: object) -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_event(with_(partitionkey=value))
+    assert caught.value.field == "partitionkey"
+
+
+def test_an_invalid_core_attribute_is_named_even_beside_extensions() -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        decode_event(with_(partitionkey="k", type="Bad"))
+    assert caught.value.field == "type"
+
+
+def test_extensions_of_an_array_item_are_named_with_its_index() -> None:
+    body = json.dumps([VALID, {**VALID, "Bad": 1}]).encode()
+    with pytest.raises(EnvelopeError) as caught:
+        decode_events(body)
+    assert caught.value.pointer == "[1].Bad"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/runwire/workflow",
+        "https://example.com/orders?x=1#f",
+        "urn:uuid:6e8bc430",
+        "orders",
+        "//host:80/p",
+        "a%20b",
+    ],
+)
+def test_sources_that_are_uri_references_are_accepted(source: str) -> None:
+    assert decode_event(with_(source=source)).source == source
+
+
+def test_a_later_traceparent_version_in_the_00_layout_is_accepted() -> None:
+    value = "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future"
+    assert decode_event(with_(traceparent=value)).traceparent == value
 
 
 def test_data_and_data_base64_together_are_rejected() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
+from nats.aio.client import Client as NATS
 
-from runwire.envelope import CloudEvent, new_event
-from runwire.event_store import AppendResult, ConcurrencyError, EventStore, fold
+from runwire.envelope import CloudEvent, encode_event, new_event
+from runwire.event_store import AppendResult, ConcurrencyError, EventStore, dedup_id, fold
 from runwire.filters import make_filter
 
 
@@ -28,6 +30,56 @@ async def test_repeated_id_is_stored_once(store: EventStore, project: str) -> No
     again = await store.append([event])
     assert again == AppendResult(first.seqs, duplicate=True)
     assert [s.event.id for s in await store.read_aggregate(project, "a1")] == [event.id]
+
+
+def test_dedup_id_is_project_source_and_id_separated_by_single_spaces() -> None:
+    event = new_event(type="x.y", project="p1", source="https://example.com/orders", id="order-1")
+    assert dedup_id(event) == "p1 https://example.com/orders order-1"
+
+
+def test_the_asyncapi_document_shows_the_header_the_store_sets() -> None:
+    import yaml
+
+    from runwire.schemas import SCHEMA_DIR
+
+    document = yaml.safe_load((SCHEMA_DIR / "asyncapi.yaml").read_text())
+    header = document["components"]["messages"]["cloudEvent"]["headers"]["properties"]["Nats-Msg-Id"]
+    [example] = header["examples"]
+    project, source, id_ = example.split(" ")
+    assert dedup_id(new_event(type="x.y", project=project, source=source, id=id_)) == example
+
+
+async def test_same_id_in_two_projects_is_stored_twice(store: EventStore, project: str) -> None:
+    first = ev(project, "a1", id="order-1")
+    other = ev(project + "-b", "a1", id="order-1")
+    results = await store.publish_many([first, other])
+    assert [r.duplicate for r in results] == [False, False]
+    assert [s.event.id for s in await store.read_aggregate(project + "-b", "a1")] == ["order-1"]
+
+
+async def test_same_id_from_two_sources_in_one_project_is_stored_twice(
+    store: EventStore, project: str
+) -> None:
+    first = ev(project, "a1", id="order-1")
+    other = msgspec.structs.replace(first, source="/other")
+    results = await store.publish_many([first, other])
+    assert [r.duplicate for r in results] == [False, False]
+    stored = await store.read_aggregate(project, "a1")
+    assert [(s.event.source, s.event.id) for s in stored] == [("/test", "order-1"), ("/other", "order-1")]
+
+
+async def test_raw_nats_publish_with_the_documented_header_is_deduplicated(
+    store: EventStore, nc: NATS, project: str
+) -> None:
+    event = ev(project, "a1")
+    ack = await nc.request(
+        f"events.{project}.a1.test.happened",
+        encode_event(event),
+        timeout=5,
+        headers={"Nats-Msg-Id": f"{project} /test {event.id}"},
+    )
+    raw_seq = msgspec.json.decode(ack.data)["seq"]
+    assert await store.append([event]) == AppendResult([raw_seq], duplicate=True)
 
 
 async def test_stale_expected_sequence_raises_and_leaves_the_stream_unchanged(

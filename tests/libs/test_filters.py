@@ -55,6 +55,30 @@ def test_invalid_aggregate_names_aggregates() -> None:
     assert caught.value.field == "aggregates"
 
 
+@pytest.mark.parametrize(
+    ("types", "aggregates", "field"),
+    [
+        (",", None, "types"),
+        ("a,,b", None, "types"),
+        ("a,", None, "types"),
+        (" , ", None, "types"),
+        (None, ",", "aggregates"),
+        (None, "run-1,,run-2", "aggregates"),
+    ],
+)
+def test_empty_entries_in_a_list_name_the_parameter(
+    types: str | None, aggregates: str | None, field: str
+) -> None:
+    with pytest.raises(FilterError) as caught:
+        parse_filter("p1", types, aggregates)
+    assert caught.value.field == field
+    assert "empty entry" in caught.value.message
+
+
+def test_an_empty_parameter_means_no_filter() -> None:
+    assert parse_filter("p1", types="", aggregates=" ") == EventFilter("p1")
+
+
 def test_too_many_types_is_rejected() -> None:
     with pytest.raises(FilterError) as caught:
         make_filter("p1", [f"t{i}" for i in range(65)])

@@ -21,6 +21,7 @@ from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub
+from runwire_stream_api.http_binding import BINARY_MODE_HEADERS
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 from runwire_stream_api.openapi_docs import document_stream_api
@@ -41,7 +42,8 @@ def cors(settings: Settings) -> CORSConfig | None:
     return CORSConfig(
         allow_origins=origins,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        # ce-*: CloudEvents HTTP binary mode (extension attributes beyond runwire's need structured mode).
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *BINARY_MODE_HEADERS],
         expose_headers=["Retry-After"],
         max_age=600,
     )

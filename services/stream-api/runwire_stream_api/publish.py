@@ -1,7 +1,8 @@
 """HTTP publish: `POST /v1/projects/{project}/events` with one CloudEvent or a JSON array of them.
 
-For producers that cannot speak NATS. Events are validated whole before any is stored, stored in
-the given order, and deduplicated by `id`.
+For producers that cannot speak NATS, in either CloudEvents HTTP mode (see http_binding). Events
+are validated whole before any is stored, stored in the given order, and deduplicated by their
+identity (project, source, id).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from litestar.params import FromPath
 
 from runwire.auth import project_guard
 from runwire.cursor import format_cursor
-from runwire.envelope import CloudEvent, EnvelopeError, decode_events
+from runwire.envelope import CloudEvent, EnvelopeError
 from runwire.event_store import StoreError
 from runwire.openapi import also_answers
 from runwire.problems import ProblemError, invalid_field
+from runwire_stream_api.http_binding import BINARY_PREFIX, UnsupportedFormat, read_events
 from runwire_stream_api.openapi_docs import PublishBody
 from runwire_stream_api.runtime import Runtime
 
@@ -29,7 +31,7 @@ MAX_EVENTS: Final = 1000
 
 
 class Accepted(msgspec.Struct):
-    """Where one published event was stored; `duplicate` when its id was already stored."""
+    """Where one published event was stored; `duplicate` when its (project, source, id) already was."""
 
     id: str
     cursor: str
@@ -55,9 +57,11 @@ def _stamp(event: CloudEvent, now: datetime) -> CloudEvent:
     guards=[project_guard],
     summary="Publish events",
     description=(
-        "Body: one CloudEvent (runwire envelope) or a JSON array of up to 1000. Every event's "
-        "`project` must be the path's project. Answers 202 with each event's cursor; an `id` already "
-        "stored within the dedup window is reported as `duplicate` and stored once."
+        "Body: one CloudEvent (runwire envelope, structured mode) or a JSON array of up to 1000; or one "
+        "event in CloudEvents HTTP binary mode (`ce-*` headers, the data as body). Every event's "
+        "`project` must be the path's project. Answers 202 with each event's cursor; an event whose "
+        "(project, source, id) was already stored within the dedup window is reported as `duplicate` "
+        "and stored once. Other CloudEvents formats (e.g. `application/cloudevents+xml`): 415."
     ),
     tags=["publish"],
     status_code=202,
@@ -72,10 +76,14 @@ async def publish_events(
     runtime: Runtime = state.runtime
     body = await request.body()
     try:
-        events, was_array = decode_events(body)
+        events, was_array = read_events(request.headers, body)
+    except UnsupportedFormat as exc:
+        runtime.metrics.publish_rejected.labels("invalid").inc()
+        raise ProblemError(415, str(exc), kind="unsupported-media-type", field="Content-Type") from exc
     except EnvelopeError as exc:
         runtime.metrics.publish_rejected.labels("invalid").inc()
-        raise invalid_field(exc.pointer, exc.message, source="body") from exc
+        source = "header" if exc.field.startswith(BINARY_PREFIX) else "body"
+        raise invalid_field(exc.pointer, exc.message, source=source) from exc
     if len(events) > MAX_EVENTS:
         raise invalid_field(
             "body", f"at most {MAX_EVENTS} events per request, got {len(events)}", source="body"
