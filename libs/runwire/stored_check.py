@@ -6,14 +6,20 @@ checked against the envelope and against its own subject before anyone reads it 
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from enum import StrEnum
 from typing import Final, NamedTuple
 
 import msgspec
 
 from runwire.envelope import CloudEvent, decode_event
+from runwire.stream_reader import StoredMessage
+
+log = logging.getLogger(__name__)
 
 DETAIL_LIMIT: Final = 200
+REPORTED_LIMIT: Final = 4096
 
 
 class Invalid(StrEnum):
@@ -59,3 +65,28 @@ def _decode_failure(data: bytes) -> Invalid:
 
 def _short(text: str) -> str:
     return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+_reported: OrderedDict[int, None] = OrderedDict()
+
+
+def stored_event(message: StoredMessage) -> CloudEvent | None:
+    """For the domain services' reads: the event, or None (logged once) so that folds skip junk.
+
+    The stream API keeps its own per-instance verdicts and metric (runwire_stream_api.verdicts).
+    """
+    verdict = check_stored(message.subject, message.data)
+    if not isinstance(verdict, Rejected):
+        return verdict
+    if message.seq not in _reported:
+        _reported[message.seq] = None
+        if len(_reported) > REPORTED_LIMIT:
+            _reported.popitem(last=False)
+        log.warning(
+            "skipped stored message %d (%d bytes): %s: %s",
+            message.seq,
+            len(message.data),
+            verdict.reason.value,
+            verdict.detail,
+        )
+    return None
