@@ -21,10 +21,11 @@ from typing import Any, Final, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
-from runwire.envelope import TOKEN_PATTERN, CloudEvent, decode_event, new_event
+from runwire.envelope import TOKEN_PATTERN, CloudEvent, new_event
 from runwire.event_store import ConcurrencyError, EventStore, StoreError
 from runwire.filters import make_filter
 from runwire.rejections import NotFound
+from runwire.stored_check import stored_event
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,8 @@ class Repository(Generic[S, E]):
         key = (project, aggregate)
         state, version = self._cache.get(key) or Loaded(self._initial(project, aggregate), 0)
         async for message in self.store.read_aggregate_raw(project, aggregate, after=version):
-            event = self.codec.decode(decode_event(message.data))
+            cloud = stored_event(message)  # junk from a raw producer is skipped, never folded
+            event = self.codec.decode(cloud) if cloud is not None else None
             if event is not None:
                 state = self._evolve(state, event)
             version = message.seq
@@ -225,9 +227,9 @@ class Repository(Generic[S, E]):
         """Every aggregate of a project with events matching `type_pattern`, folded, oldest first."""
         states: dict[str, Loaded[S]] = {}
         async for message in self.store.iter_messages(make_filter(project, [type_pattern])):
-            cloud = decode_event(message.data)
-            event = self.codec.decode(cloud)
-            if event is None:
+            cloud = stored_event(message)
+            event = self.codec.decode(cloud) if cloud is not None else None
+            if cloud is None or event is None:
                 continue
             state, _ = states.get(cloud.aggregate) or Loaded(self._initial(project, cloud.aggregate), 0)
             states[cloud.aggregate] = Loaded(self._evolve(state, event), message.seq)

@@ -27,6 +27,7 @@ from runwire import subjects
 from runwire.envelope import CloudEvent, decode_event, encode_event
 from runwire.filters import EventFilter
 from runwire.settings import Settings
+from runwire.stored_check import stored_event
 from runwire.stream_reader import StoredMessage, StreamReader
 from runwire.telemetry import Telemetry, context_from, current_traceparent, global_telemetry
 
@@ -459,10 +460,11 @@ class EventStore:
                     yield message
 
     async def read_aggregate(self, project: str, aggregate: str, *, after: int = 0) -> list[StoredEvent]:
-        """An aggregate's events after sequence `after`, in stream order."""
+        """An aggregate's events after sequence `after`, in stream order (junk skipped)."""
         return [
-            StoredEvent(seq=m.seq, event=decode_event(m.data), stored_ns=m.stored_ns)
+            StoredEvent(seq=m.seq, event=event, stored_ns=m.stored_ns)
             async for m in self.read_aggregate_raw(project, aggregate, after=after)
+            if (event := stored_event(m)) is not None
         ]
 
     async def load(
@@ -471,7 +473,8 @@ class EventStore:
         """Fold an aggregate's events into state; returns the state and its version (last sequence)."""
         state, version = initial, 0
         async for message in self.read_aggregate_raw(project, aggregate):
-            state = evolve(state, decode_event(message.data))
+            if (event := stored_event(message)) is not None:
+                state = evolve(state, event)
             version = message.seq
         return state, version
 
@@ -486,9 +489,9 @@ class EventStore:
         """Events matching a filter, from after a cursor or from a time, up to the current end."""
         events: list[StoredEvent] = []
         async for message in self.iter_messages(event_filter, after=after, since=since):
-            events.append(
-                StoredEvent(seq=message.seq, event=decode_event(message.data), stored_ns=message.stored_ns)
-            )
+            if (event := stored_event(message)) is None:
+                continue
+            events.append(StoredEvent(seq=message.seq, event=event, stored_ns=message.stored_ns))
             if limit is not None and len(events) >= limit:
                 break
         return events

@@ -250,17 +250,17 @@ class ClientStream:
             with_headers=False,
         )
         matches = self.event_filter.matches if self._match_locally else None
+        servable = self.hub.verdicts.servable
         async with contextlib.aclosing(reader.batches()) as batches:
             async for messages in batches:
                 batch: list[EventFrames] = []
                 for message in messages:
                     if message.seq <= self.position:
                         continue
-                    subject = parse_unchecked(message.subject)
+                    if not servable(message):
+                        continue  # never served; the position still moves past it below
+                    subject = parse_unchecked(message.subject)  # servable: events.<p>.<a>.<type>
                     if matches is not None and not matches(subject):
-                        continue
-                    data = single_line_json(message.data)
-                    if data is None:
                         continue
                     batch.append(
                         EventFrames(
@@ -268,7 +268,7 @@ class ClientStream:
                             subject.project,
                             subject.aggregate,
                             subject.type,
-                            data,
+                            single_line_json(message.data),
                             message.stored_ns,
                         )
                     )

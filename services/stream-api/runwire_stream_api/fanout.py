@@ -1,5 +1,6 @@
 """The live fan-out: one JetStream consumer per instance reads the tail of EVENTS and hands each
-event, decoded once and encoded once per transport, to every matching client by reference.
+event, checked and decoded once and encoded once per transport, to every matching client by
+reference. A message that is not a CloudEvent of its subject is skipped (see verdicts.py).
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from datetime import datetime
 from typing import Final
 
-import msgspec
 from nats.aio.client import Client as NATS
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -25,23 +24,13 @@ from runwire_stream_api.frames import EventFrames, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
+from runwire_stream_api.verdicts import Verdicts
 
 log = logging.getLogger(__name__)
 
 LIVE_BUFFER: Final = 8192
 RETRY_SECONDS: Final = 1.0
 RECENT_EVENTS: Final = 4096
-
-
-class _Stamp(msgspec.Struct):
-    """The few envelope attributes the fan-out reads: the rest of the JSON is passed through."""
-
-    id: str = ""
-    time: datetime | None = None
-    traceparent: str | None = None
-
-
-_stamp_decoder = msgspec.json.Decoder(_Stamp)
 
 
 class Hub:
@@ -64,11 +53,13 @@ class Hub:
         self.index = SubscriptionIndex()
         self.position = 0
         self.recent: OrderedDict[int, EventFrames] = OrderedDict()
+        self.verdicts = Verdicts(metrics)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Begin at the current end of the stream: earlier events are served by catch-up reads."""
         self.position = (await self.store.bounds()).last_seq
+        self.verdicts.start_live(self.position)
         self._task = asyncio.create_task(self._run(), name="runwire-live-tail")
 
     async def stop(self) -> None:
@@ -127,22 +118,24 @@ class Hub:
             self.position = seq
 
     def _frames(self, message: StoredMessage, received_ns: int) -> EventFrames | None:
-        """Decode once: the subject's parts, the envelope's id, time and traceparent."""
-        parts = message.subject.split(".", 3)
-        data = single_line_json(message.data) if len(parts) == 4 else None
-        if data is None:
-            self.metrics.invalid_events.inc()
+        """Check and decode once for the instance: None if the message may not be served."""
+        event = self.verdicts.live(message)
+        if event is None:
             return None
-        try:
-            stamp = _stamp_decoder.decode(data)
-        except msgspec.DecodeError:
-            stamp = _Stamp()
-        published_ns = int(stamp.time.timestamp() * 1e9) if stamp.time is not None else message.stored_ns
-        frames = EventFrames(message.seq, parts[1], parts[2], parts[3], data, message.stored_ns, published_ns)
+        published_ns = int(event.time.timestamp() * 1e9) if event.time is not None else message.stored_ns
+        frames = EventFrames(
+            message.seq,
+            event.project,
+            event.aggregate,
+            event.type,
+            single_line_json(message.data),
+            message.stored_ns,
+            published_ns,
+        )
         frames.received_ns = received_ns
-        frames.event_id = stamp.id
+        frames.event_id = event.id
         headers = message.headers
-        frames.traceparent = (headers.get("traceparent") if headers else None) or stamp.traceparent
+        frames.traceparent = (headers.get("traceparent") if headers else None) or event.traceparent
         self.latency.received(published_ns, received_ns)
         return frames
 

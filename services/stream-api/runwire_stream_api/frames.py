@@ -20,22 +20,15 @@ SSE_CLOSE: Final = b'event: close\ndata: {"reason":"server shutting down; reconn
 _json = msgspec.json.Encoder()
 
 
-def single_line_json(data: bytes) -> bytes | None:
-    """The payload as one line of JSON (SSE `data:` cannot span lines); None if it is not JSON.
+def single_line_json(data: bytes) -> bytes:
+    """A checked event's stored JSON on one line (SSE `data:` cannot span lines), else verbatim.
 
-    Events written through runwire are already compact; only raw NATS producers may need this.
+    In valid JSON a raw CR or LF can only be whitespace between tokens (inside strings they are
+    escaped), so replacing them with spaces keeps the producer's bytes otherwise untouched.
     """
-    if b"\n" not in data and b"\r" not in data:
-        return data if data[:1] == b"{" else _object_or_none(data)
-    return _object_or_none(data)
-
-
-def _object_or_none(data: bytes) -> bytes | None:
-    try:
-        value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return None
-    return _json.encode(value) if isinstance(value, dict) else None
+    if b"\n" in data or b"\r" in data:
+        return data.replace(b"\r", b" ").replace(b"\n", b" ")
+    return data
 
 
 class EventFrames:

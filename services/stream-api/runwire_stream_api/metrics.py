@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from runwire.stored_check import Invalid
+
 TRANSPORTS = ("sse", "ws", "poll")
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the `_created` samples double the exposition for no reader's benefit
@@ -67,11 +69,14 @@ class StreamMetrics:
         )
         self.invalid_events = Counter(
             "runwire_stream_invalid_events",
-            "Stored messages skipped because they are not a JSON object (raw NATS producers)",
+            "Stored messages never served (not a CloudEvent of its subject: raw NATS producers), by reason",
+            ["reason"],
             registry=r,
         )
         for transport in TRANSPORTS:
             self.catch_ups.labels(transport)
+        for reason in Invalid:
+            self.invalid_events.labels(reason.value)
         self._collectors: list[Callable[[], None]] = []
 
     def on_scrape(self, collect: Callable[[], None]) -> None:

@@ -21,10 +21,11 @@ from nats.aio.client import Client as NATS
 from runwire.aggregate import Loaded, Repository
 from runwire.background import KeyedTasks
 from runwire.commands import CommandFailed, CommandUnavailable
-from runwire.envelope import CloudEvent, decode_event
+from runwire.envelope import CloudEvent
 from runwire.event_store import STREAM_NAME, StoreError
 from runwire.recovery import open_aggregates
 from runwire.rejections import Rejected
+from runwire.stored_check import stored_event
 from runwire.stream_reader import StreamReader
 from runwire.subjects import ROOT, parse_unchecked
 from runwire_workflow.children import CHILD_EVENT_PATTERNS, child_id, reaction
@@ -221,10 +222,8 @@ class WorkflowManager:
                             position = message.seq + 1
                             subject = parse_unchecked(message.subject)
                             target = self._children.get((subject.project, subject.aggregate))
-                            if target is not None:
-                                await self._react(
-                                    subject.project, target, decode_event(message.data), message.seq
-                                )
+                            if target is not None and (event := stored_event(message)) is not None:
+                                await self._react(subject.project, target, event, message.seq)
             except asyncio.CancelledError:
                 raise
             except Exception:
