@@ -119,3 +119,45 @@ async def test_a_workflow_run_in_flight_completes_across_a_kill_9_of_the_workflo
         final = await eventually(finished, timeout=30)
     assert final["status"] == "completed"
     assert [node["status"] for node in final["nodes"]] == ["completed", "completed"]
+
+
+WORKFLOW_ACROSS_SERVICES = {
+    "name": "survives-a-nats-restart",
+    "nodes": [
+        {"id": "load", "kind": "ingest", "document": "Foxes eat rodents, birds and fruit.", "chunk_size": 80},
+        {"id": "settle", "kind": "delay", "seconds": 2, "needs": ["load"]},
+        {"id": "summarise", "kind": "agent", "prompt": "What do foxes eat?", "needs": ["settle"]},
+    ],
+}
+
+
+async def test_a_workflow_run_across_services_completes_across_a_kill_9_of_nats_server(
+    system: RunningSystem,
+) -> None:
+    """After NATS comes back, the services' commands and stream followers work again on their own."""
+    project = f"faults-{uuid.uuid4().hex[:8]}"
+    runs = f"{system.url('workflow')}/v1/projects/{project}/workflow/runs"
+    headers = {"Authorization": f"Bearer {system.token()}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
+        response = await http.post(runs, json=WORKFLOW_ACROSS_SERVICES)
+        assert response.status_code == 201, response.text
+        run = response.json()["id"]
+
+        async def load_completed() -> bool | None:
+            nodes = (await http.get(f"{runs}/{run}")).json()["nodes"]
+            return True if nodes[0]["status"] == "completed" else None
+
+        await eventually(load_completed, timeout=20)
+        pid = system.pids()["nats-server"]
+        os.kill(pid, signal.SIGKILL)
+
+        async def finished() -> dict[str, Any] | None:
+            try:
+                body: dict[str, Any] = (await http.get(f"{runs}/{run}")).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return body if body.get("status") in ("completed", "failed", "cancelled") else None
+
+        final = await eventually(finished, timeout=30)
+    assert final["status"] == "completed"
+    assert [node["status"] for node in final["nodes"]] == ["completed", "completed", "completed"]
