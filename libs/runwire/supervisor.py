@@ -34,7 +34,7 @@ from runwire.readiness import not_ready_reason
 from runwire.settings import Settings, SettingsError, load_settings
 
 READY_TIMEOUT_SECONDS: Final = 60.0
-TICK_SECONDS: Final = 0.2
+TICK_SECONDS: Final = 0.1
 PROCESSES_FILE: Final = "processes.json"
 
 
