@@ -3,6 +3,7 @@ NATS port and data directory, its child PIDs read from `<data dir>/processes.jso
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -16,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import httpx
-
 from runwire.auth import issue_token, read_dev_secret
 from runwire.nats_port import free_port, port_file, port_free
+from runwire.readiness import not_ready_reason
 from runwire.supervisor import PROCESSES_FILE
 
 SERVICES: Final = ("stream-api", "ingest", "agent", "workflow")
@@ -75,12 +75,9 @@ class RunningSystem:
         return [line for line in self.log().splitlines() if line.startswith("runwire: ")]
 
     async def ready(self, service: str) -> bool:
-        """Whether the service answers /readyz 200 now."""
-        try:
-            async with httpx.AsyncClient(timeout=1) as http:
-                return (await http.get(self.url(service) + "/readyz")).status_code == 200
-        except httpx.HTTPError:
-            return False
+        """Whether the service answers /readyz 200 now (asked as the supervisor asks: a plain
+        HTTP client, cheap enough to poll while the machine is busy restarting the service)."""
+        return await asyncio.to_thread(not_ready_reason, self.url(service)) is None
 
     async def all_ready(self) -> bool:
         return all([await self.ready(service) for service in SERVICES])
