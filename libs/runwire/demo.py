@@ -19,6 +19,7 @@ from typing import Any, Final
 import httpx
 
 from runwire.auth import issue_token, read_dev_secret
+from runwire.readiness import not_ready_reason, wait_until_ready
 from runwire.settings import Settings, SettingsError, load_settings
 
 DOCUMENT: Final = """\
@@ -62,6 +63,7 @@ nodes:
 """
 
 TERMINAL: Final = frozenset({"completed", "failed", "cancelled"})
+READY_LIMIT_SECONDS: Final = 60.0
 
 
 class DemoFailed(RuntimeError):
@@ -80,6 +82,37 @@ class Endpoints:
     def from_settings(cls, settings: Settings) -> Endpoints:
         host = settings.http_host
         return cls(*(f"http://{host}:{settings.service_port(offset)}" for offset in (1, 2, 3)))
+
+
+def services_of(settings: Settings) -> dict[str, str]:
+    """Every service the demo needs ready (the stream API too: the run is replayed from it)."""
+    endpoints = Endpoints.from_settings(settings)
+    stream_api = f"http://{settings.http_host}:{settings.service_port(0)}"
+    return {
+        "stream-api": stream_api,
+        "ingest": endpoints.ingest,
+        "agent": endpoints.agent,
+        "workflow": endpoints.workflow,
+    }
+
+
+def wait_for_services(
+    services: dict[str, str],
+    limit_seconds: float = READY_LIMIT_SECONDS,
+    *,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Wait until every service answers /readyz 200, so that the demo can start together with
+    `make run`; DemoFailed names each service that did not within `limit_seconds`."""
+    first = {name: not_ready_reason(url) for name, url in services.items()}
+    waiting = [name for name, reason in first.items() if reason is not None]
+    if not waiting:
+        return
+    say(f"waiting up to {limit_seconds:g}s for {', '.join(waiting)} to be ready")
+    pending = wait_until_ready({name: services[name] for name in waiting}, limit_seconds)
+    if pending:
+        answers = "; ".join(f"{name} at {services[name]}/readyz ({why})" for name, why in pending.items())
+        raise DemoFailed(f"not ready after {limit_seconds:g}s: {answers}; is `make run` running?")
 
 
 @dataclass(frozen=True)
@@ -223,6 +256,7 @@ def main() -> int:
     token = issue_token(secret, "demo", [project], ttl_seconds=3600)
     endpoints = Endpoints.from_settings(settings)
     try:
+        wait_for_services(services_of(settings))
         result = asyncio.run(run_demo(endpoints, token, project))
     except httpx.TransportError as exc:
         print(f"runwire demo: a service does not answer ({exc!r}); is `make run` running?", file=sys.stderr)

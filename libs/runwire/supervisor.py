@@ -1,32 +1,41 @@
-"""`make run`: start the embedded NATS (unless RUNWIRE_NATS_URL is set) and every runwire service.
+"""`make run`: start the embedded NATS (unless RUNWIRE_NATS_URL is set) and every runwire service,
+and keep them running.
 
-It prints each URL, the NATS URL and a dev token, and on Ctrl-C or SIGTERM stops the services and
-the server it started, by their PIDs, leaving no process behind.
+A child that exits for any reason but the supervisor's own stop (a crash, kill -9, even status 0)
+is started again after a backoff (1 s doubling to 30 s, reset after a minute of running), with one
+log line per restart; the others keep running. The embedded nats-server always comes back on the
+same port, remembered in the data directory. The URLs and a dev token are printed once every
+service answers `/readyz`. On Ctrl-C or SIGTERM it stops the services and the server it started,
+by their PIDs, leaving no process behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
+from typing import Final, Protocol
 
 from runwire.auth import dev_secret, issue_token
+from runwire.backoff import Backoff
 from runwire.connection import connect_nats
 from runwire.embedded_nats import EmbeddedNats, EmbeddedNatsError
 from runwire.event_store import EventStore, stream_settings
+from runwire.nats_port import nats_port, port_file
+from runwire.readiness import not_ready_reason
 from runwire.settings import Settings, SettingsError, load_settings
 
-DEFAULT_NATS_PORT = 4222
-READY_TIMEOUT_SECONDS = 60.0
+READY_TIMEOUT_SECONDS: Final = 60.0
+TICK_SECONDS: Final = 0.1
+PROCESSES_FILE: Final = "processes.json"
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,119 @@ def installed_services() -> list[Service]:
     return [s for s in SERVICES if importlib.util.find_spec(s.module) is not None]
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
+def say(message: str) -> None:
+    """One line of the supervisor's own log, on stderr (the children's logs go there too)."""
+    print(f"runwire: {message}", file=sys.stderr, flush=True)
+
+
+def describe_exit(status: int) -> str:
+    """`exited with status 3` or `was killed by SIGKILL`, from a Popen return code."""
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        return f"was killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"was killed by signal {-status}"
+
+
+class Process(Protocol):
+    """A child the supervisor starts, watches and stops."""
+
+    name: str
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def start(self) -> None: ...
+
+    def exit_status(self) -> int | None:
+        """None while running; the Popen return code once it has exited."""
+        ...
+
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM) without waiting."""
+        ...
+
+    def wait(self, timeout: float) -> None:
+        """Wait for it to end, killing it after `timeout` seconds."""
+        ...
+
+
+class ServiceProcess:
+    """A service run as `python -m <module>` in the supervisor's process group (Ctrl-C reaches it)."""
+
+    def __init__(self, service: Service, env: dict[str, str]) -> None:
+        self.name = service.name
+        self.module = service.module
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module], env=self.env, stdin=subprocess.DEVNULL
+        )
+
+    def exit_status(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.process is None:
+            return
         try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+class NatsProcess:
+    """The embedded nats-server, (re)started on its one remembered port."""
+
+    name = "nats-server"
+
+    def __init__(self, server: EmbeddedNats) -> None:
+        self.server = server
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    def start(self) -> None:
+        self.server.stop()  # reaps a server that died, so that it can start again
+        self.server.start()
+
+    def exit_status(self) -> int | None:
+        process = self.server.process
+        return None if process is None else process.poll()
+
+    def terminate(self) -> None:
+        process = self.server.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        self.server.stop(timeout)
+
+
+@dataclass
+class Child:
+    """A supervised process with its restart bookkeeping."""
+
+    process: Process
+    url: str | None = None
+    """The service's base URL (None for nats-server, which has no /readyz)."""
+    backoff: Backoff = field(default_factory=Backoff)
+    started_at: float = 0.0
+    restart_at: float | None = None
+    """When a pending restart is due (monotonic), None while running."""
 
 
 async def _ensure_stream(settings: Settings, url: str) -> None:
@@ -68,87 +183,146 @@ async def _ensure_stream(settings: Settings, url: str) -> None:
         await nc.close()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    return False
-
-
 class Supervisor:
-    """Owns the child processes of `make run` and ends exactly those."""
+    """Owns the child processes of `make run`: restarts the ones that die, ends exactly those."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.nats: EmbeddedNats | None = None
-        self.children: list[tuple[Service, subprocess.Popen[bytes]]] = []
+        self.data_dir = settings.data_dir.absolute()
+        self.nats: Child | None = None
+        self.services: list[Child] = []
         self.stopping = False
+        self.nats_url = ""
+        self.secret = ""
 
-    def start(self) -> dict[str, str]:
+    @property
+    def children(self) -> list[Child]:
+        """NATS first (services need it), then the services."""
+        return ([self.nats] if self.nats else []) + self.services
+
+    def start(self) -> None:
+        """Start NATS (waiting until it accepts clients), ensure the stream, then start the services."""
         settings = self.settings
-        data_dir = settings.data_dir.absolute()
         nats_url = settings.nats_url
         if not nats_url:
-            port = DEFAULT_NATS_PORT if _port_free("127.0.0.1", DEFAULT_NATS_PORT) else -1
-            self.nats = EmbeddedNats(data_dir / "nats", port=port)
-            nats_url = self.nats.start()
+            port = nats_port(self.data_dir)
+            server = EmbeddedNats(self.data_dir / "nats", port=port)
+            self.nats = Child(NatsProcess(server))
+            try:
+                self._start(self.nats)
+            except EmbeddedNatsError as exc:
+                raise EmbeddedNatsError(
+                    f"{exc}\n  the NATS port {port} is remembered in {port_file(self.data_dir)}; "
+                    "free that port, or delete the file to choose another"
+                ) from exc
+            nats_url = server.url
+        self.nats_url = nats_url
         asyncio.run(_ensure_stream(settings, nats_url.split(",")[0]))
-        secret = settings.auth_secret or dev_secret(data_dir)
+        self.secret = settings.auth_secret or dev_secret(self.data_dir)
         env = {
             **os.environ,
             "RUNWIRE_NATS_URL": nats_url,
-            "RUNWIRE_AUTH_SECRET": secret,
+            "RUNWIRE_AUTH_SECRET": self.secret,
             "PYTHONUNBUFFERED": "1",
         }
-        urls = {"nats": nats_url}
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         for service in installed_services():
-            process = subprocess.Popen(
-                [sys.executable, "-m", service.module], env=env, stdin=subprocess.DEVNULL
-            )
-            self.children.append((service, process))
             url = f"http://{settings.http_host}:{settings.service_port(service.offset)}"
-            if not _wait_healthy(url, process, deadline):
-                raise RuntimeError(f"{service.name} did not become healthy at {url}")
-            urls[service.name] = url
-        urls["token"] = issue_token(secret, "dev", "*", ttl_seconds=30 * 86_400)
+            child = Child(ServiceProcess(service, env), url=url)
+            self.services.append(child)
+            self._start(child)
+
+    def _start(self, child: Child) -> None:
+        child.restart_at = None
+        child.started_at = time.monotonic()
+        child.process.start()
+        self._write_processes()
+
+    def _write_processes(self) -> None:
+        """Keep `<data dir>/processes.json` (each child's PID, the NATS URL) current for operators
+        and tests; replaced atomically at every (re)start."""
+        record = {
+            "supervisor": os.getpid(),
+            "nats_url": self.nats_url or None,
+            "children": {c.process.name: c.process.pid for c in self.children if c.process.pid},
+        }
+        path = self.data_dir / PROCESSES_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record, indent=2) + "\n")
+        temporary.replace(path)
+
+    def heal(self) -> None:
+        """Schedule a restart for each child that exited; start the ones whose delay has passed."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is None:
+                status = child.process.exit_status()
+                if status is None:
+                    continue
+                delay = child.backoff.delay(now - child.started_at)
+                child.restart_at = now + delay
+                say(
+                    f"{child.process.name} (pid {child.process.pid}) {describe_exit(status)}; "
+                    f"restarting in {delay:g}s"
+                )
+            elif now >= child.restart_at and not self.stopping:
+                try:
+                    self._start(child)
+                except (EmbeddedNatsError, OSError) as exc:
+                    delay = child.backoff.delay(0.0)
+                    child.restart_at = time.monotonic() + delay
+                    say(f"{child.process.name} did not start again ({exc}); retrying in {delay:g}s")
+
+    def not_ready(self) -> dict[str, str]:
+        """The services not answering /readyz 200 (name -> what they answered)."""
+        pending: dict[str, str] = {}
+        for child in self.services:
+            assert child.url is not None
+            reason = not_ready_reason(child.url)
+            if reason is not None:
+                pending[child.process.name] = reason
+        return pending
+
+    def watch(self, on_ready: Callable[[], None]) -> int:
+        """Heal children until a signal asks to stop; call `on_ready` once every service is ready
+        (saying which are not, once, if that takes over READY_TIMEOUT_SECONDS)."""
+        ready = False
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        warned = False
+        while not self.stopping:
+            self.heal()
+            if not ready:
+                pending = self.not_ready()
+                if not pending:
+                    ready = True
+                    on_ready()
+                elif not warned and time.monotonic() > deadline:
+                    warned = True
+                    names = ", ".join(f"{name} ({reason})" for name, reason in pending.items())
+                    say(f"not ready after {READY_TIMEOUT_SECONDS:g}s: {names}; still trying")
+            time.sleep(TICK_SECONDS)
+        return 0
+
+    def urls(self) -> dict[str, str]:
+        """What the banner shows: each service's URL, the NATS URL and a dev token."""
+        urls = {c.process.name: c.url for c in self.services if c.url}
+        urls["nats"] = self.nats_url
+        urls["token"] = issue_token(self.secret, "dev", "*", ttl_seconds=30 * 86_400)
         return urls
 
     def stop(self) -> None:
-        """SIGTERM every child (newest first), wait for them, kill stragglers, stop NATS last."""
+        """SIGTERM every service (newest first), wait for them, kill stragglers, stop NATS last."""
         self.stopping = True
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+        for child in reversed(self.services):
+            child.process.terminate()
         deadline = time.monotonic() + self.settings.shutdown_grace_seconds + 5
-        for _, process in reversed(self.children):
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.children.clear()
+        for child in reversed(self.services):
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        self.services.clear()
         if self.nats is not None:
-            self.nats.stop()
+            self.nats.process.wait(10)
             self.nats = None
-
-    def watch(self) -> int:
-        """Block until a signal asks to stop or a child dies; returns the exit status."""
-        while not self.stopping:
-            for service, process in self.children:
-                code = process.poll()
-                if code is not None:
-                    print(f"runwire: {service.name} exited with status {code}; stopping", file=sys.stderr)
-                    return 1
-            time.sleep(0.3)
-        return 0
+        (self.data_dir / PROCESSES_FILE).unlink(missing_ok=True)
 
 
 def print_banner(urls: dict[str, str]) -> None:
@@ -169,7 +343,7 @@ def main() -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"runwire: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     supervisor = Supervisor(settings)
 
@@ -179,14 +353,13 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        urls = supervisor.start()
-        print_banner(urls)
-        status = supervisor.watch()
+        supervisor.start()
+        status = supervisor.watch(lambda: print_banner(supervisor.urls()))
     except (RuntimeError, EmbeddedNatsError, OSError) as exc:
-        print(f"runwire: {exc}", file=sys.stderr)
+        say(str(exc))
         status = 1
     finally:
-        print("runwire: stopping", file=sys.stderr, flush=True)
+        say("stopping")
         supervisor.stop()
     return status
 

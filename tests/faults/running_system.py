@@ -1,0 +1,133 @@
+"""`make run` as a test subject: `python -m runwire` in a subprocess with its own free HTTP ports,
+NATS port and data directory, its child PIDs read from `<data dir>/processes.json`, stopped by PID."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from runwire.auth import issue_token, read_dev_secret
+from runwire.nats_port import free_port, port_file, port_free
+from runwire.readiness import not_ready_reason
+from runwire.supervisor import PROCESSES_FILE
+
+SERVICES: Final = ("stream-api", "ingest", "agent", "workflow")
+ROOT: Final = Path(__file__).resolve().parents[2]
+
+
+def free_port_block(size: int) -> int:
+    """A base port with `size` free consecutive ports after it (the services take consecutive ports)."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000)
+        if all(port_free("127.0.0.1", port) for port in range(base, base + size)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+@dataclass
+class RunningSystem:
+    """A running `python -m runwire` and what tests need to reach and hurt its children."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    http_port: int
+    log_path: Path
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.http_port + SERVICES.index(service)}"
+
+    def pids(self) -> dict[str, int]:
+        """Each child's current PID (`nats-server` and the services), as the supervisor records them."""
+        try:
+            record = json.loads((self.data_dir / PROCESSES_FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        children: dict[str, int] = record["children"]
+        return children
+
+    def nats_port(self) -> int:
+        return int(port_file(self.data_dir).read_text())
+
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats_port()}"
+
+    def token(self, projects: str | list[str] = "*") -> str:
+        secret = read_dev_secret(self.data_dir)
+        assert secret is not None, "make run did not create its dev secret"
+        return issue_token(secret, "fault-tests", projects)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def supervisor_lines(self) -> list[str]:
+        """The supervisor's own log lines (the children's are interleaved in the same output)."""
+        return [line for line in self.log().splitlines() if line.startswith("runwire: ")]
+
+    async def ready(self, service: str) -> bool:
+        """Whether the service answers /readyz 200 now (asked as the supervisor asks: a plain
+        HTTP client, cheap enough to poll while the machine is busy restarting the service)."""
+        return await asyncio.to_thread(not_ready_reason, self.url(service)) is None
+
+    async def all_ready(self) -> bool:
+        return all([await self.ready(service) for service in SERVICES])
+
+    def stop(self) -> None:
+        """SIGTERM the supervisor (it stops its children); SIGKILL by PID whatever is left after 30 s."""
+        children = self.pids()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for pid in children.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_system(tmp_path: Path, **env: str) -> Iterator[RunningSystem]:
+    """Start what `make run` runs, with a free NATS port remembered in advance (never 4222)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port_file(data_dir).write_text(f"{free_port('127.0.0.1')}\n")
+    http_port = free_port_block(len(SERVICES))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
+    environment |= {"RUNWIRE_DATA_DIR": str(data_dir), "RUNWIRE_HTTP_PORT": str(http_port), **env}
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runwire"],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    system = RunningSystem(process, data_dir, http_port, log_path)
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def wait_for_banner(system: RunningSystem, timeout: float = 60.0) -> None:
+    """Block until the supervisor printed its banner (every service ready), or fail with its log."""
+    deadline = time.monotonic() + timeout
+    while "Ctrl-C stops everything." not in system.log():
+        assert system.process.poll() is None, f"make run ended:\n{system.log()}"
+        assert time.monotonic() < deadline, f"no banner within {timeout}s:\n{system.log()}"
+        time.sleep(0.1)
