@@ -21,8 +21,7 @@ from opentelemetry.trace import SpanKind
 
 from runwire.auth import issue_token
 from runwire.telemetry import export_configured, with_sdk
-from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event
-from tests.stream_api.test_sigterm import free_port
+from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event, free_port
 from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
 from tests.support.stream_clients import sse
 
