@@ -129,11 +129,11 @@ async def test_delivery_latency_histogram_in_otel_and_prometheus(
     }
     [delivery] = points["runwire.delivery.latency"]
     assert delivery.count == 1
-    assert dict(delivery.attributes) == {"transport": "sse", "project": project}
+    assert dict(delivery.attributes) == {"transport": "sse", "project": "_all"}
     assert sum(p.count for p in points["runwire.stream.receive.latency"]) >= 1
     text = (await traced_api.http.get("/metrics")).text
-    assert f'runwire_delivery_latency_seconds_count{{project="{project}",transport="sse"}} 1.0' in text
-    assert 'runwire_delivery_latency_seconds_bucket{le="0.005",project="' + project in text
+    assert 'runwire_delivery_latency_seconds_count{project="_all",transport="sse"} 1.0' in text
+    assert 'runwire_delivery_latency_seconds_bucket{le="0.005",project="_all"' in text
 
 
 async def test_without_telemetry_events_pass_untraced(api: StreamAPI, project: str) -> None:
