@@ -13,6 +13,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from runwire.undecodable import UNDECODABLE, undecodable_reason
+
 # A single NATS subject token: project and aggregate ids.
 TOKEN_PATTERN: Final = r"^[A-Za-z0-9_-]{1,128}$"
 # Dotted lowercase tokens: the event type, e.g. workflow.node.completed.
@@ -142,6 +144,8 @@ def decode_event(raw: bytes | str, index: int | None = None) -> CloudEvent:
         return _decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _envelope_error(exc, index) from exc
+    except UNDECODABLE as exc:
+        raise EnvelopeError("body", undecodable_reason(exc), index) from exc
 
 
 def decode_events(raw: bytes | str) -> tuple[list[CloudEvent], bool]:
@@ -156,6 +160,8 @@ def decode_events(raw: bytes | str) -> tuple[list[CloudEvent], bool]:
         items = _array_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise EnvelopeError("body", f"malformed JSON ({exc})") from exc
+    except UNDECODABLE as exc:
+        raise EnvelopeError("body", undecodable_reason(exc)) from exc
     if not items:
         raise EnvelopeError("body", "is an empty array; send at least one CloudEvent")
     return [decode_event(bytes(item), index) for index, item in enumerate(items)], True

@@ -30,6 +30,7 @@ from runwire.health import healthz, readyz
 from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
 from runwire.problems import ProblemError, exception_handlers, invalid_field
 from runwire.rejections import Rejected
+from runwire.request_body import BodyCheckedRequest
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
 from runwire.subjects import SubjectError, check_token
@@ -158,6 +159,7 @@ def domain_service_app(
             RequestEntityTooLarge: too_large_handler,
         },
         request_max_body_size=request_max_body_size,
+        request_class=BodyCheckedRequest,
         plugins=http_tracing(global_telemetry()),
         openapi_config=OpenAPIConfig(
             title=title,

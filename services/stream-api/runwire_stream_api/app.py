@@ -15,6 +15,7 @@ from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
 from runwire.health import healthz, readyz
 from runwire.problems import exception_handlers
+from runwire.request_body import BodyCheckedRequest
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
 from runwire.telemetry import Telemetry, disabled, http_tracing
@@ -98,6 +99,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
+        request_class=BodyCheckedRequest,
         plugins=http_tracing(telemetry),
         cors_config=cors(settings),
         openapi_config=OpenAPIConfig(

@@ -1,0 +1,127 @@
+"""Bad input of any shape is a 4xx application/problem+json naming the input, on every service."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import httpx
+import pytest
+
+from runwire.problems import PROBLEM_JSON
+from tests.no500.services import Services
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PROJECT: Final = "no-500"
+
+# Every endpoint that reads a JSON body of its own: (service, path).
+CREATES: Final = [
+    ("stream-api", f"/v1/projects/{PROJECT}/events"),
+    ("ingest", f"/v1/projects/{PROJECT}/ingest/jobs"),
+    ("agent", f"/v1/projects/{PROJECT}/agent/runs"),
+    ("workflow", f"/v1/projects/{PROJECT}/workflow/runs"),
+    ("workflow", f"/v1/projects/{PROJECT}/workflow/definitions/validate"),
+]
+CREATE_IDS: Final = [path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for _, path in CREATES]
+
+# A body each create endpoint would take, with `\xff` bytes in a string value.
+INVALID_UTF8: Final = {
+    "events": b'{"specversion":"1.0","id":"e1","source":"/t","type":"t.\xff\xfe","project":"no-500"}',
+    "jobs": b'{"text":"caf\xe9 au lait"}',
+    "runs": b'{"prompt":"caf\xe9"}',
+    "workflow": b'{"nodes":[{"id":"a","kind":"delay","seconds":0,"name":"\xff"}]}',
+}
+PROBLEM_FIELDS: Final = {"type", "title", "status", "detail"}
+
+
+def body_with_invalid_utf8(path: str) -> bytes:
+    if "/workflow/" in path:
+        return INVALID_UTF8["workflow"]
+    return INVALID_UTF8[path.rsplit("/", 1)[-1]]
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def body_with_deep_data(path: str, depth: int) -> bytes:
+    deep = nested(depth)
+    if path.endswith("/events"):
+        return (
+            b'{"specversion":"1.0","id":"e1","source":"/t","type":"t.x","project":"no-500","data":'
+            + deep
+            + b"}"
+        )
+    if path.endswith("/jobs"):
+        return b'{"text":' + deep + b"}"
+    if path.endswith("/runs") and "/agent/" in path:
+        return b'{"prompt":' + deep + b"}"
+    return b'{"nodes":' + deep + b"}"
+
+
+def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem: dict[str, Any] = response.json()
+    assert problem.keys() >= PROBLEM_FIELDS
+    assert problem["status"] == status
+    if field is not None:
+        assert problem["field"] == field, problem
+    return problem
+
+
+async def post(
+    services: Services, service: str, path: str, body: bytes, media: str = "application/json"
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=services.urls[service], timeout=30) as http:
+        return await http.post(path, content=body, headers={**services.auth, "Content-Type": media})
+
+
+@pytest.mark.parametrize(("service", "path"), CREATES, ids=CREATE_IDS)
+async def test_a_body_with_invalid_utf8_is_a_400_naming_the_body(
+    services: Services, service: str, path: str
+) -> None:
+    problem = assert_problem(await post(services, service, path, body_with_invalid_utf8(path)), 400, "body")
+    assert "UTF-8" in problem["detail"]
+
+
+@pytest.mark.parametrize(("service", "path"), CREATES, ids=CREATE_IDS)
+async def test_json_nested_too_deeply_is_a_400_naming_the_body(
+    services: Services, service: str, path: str
+) -> None:
+    problem = assert_problem(
+        await post(services, service, path, body_with_deep_data(path, 20_000)), 400, "body"
+    )
+    assert "nested" in problem["detail"]
+
+
+async def test_an_event_whose_data_is_nested_100_000_deep_is_a_400_naming_the_body(
+    services: Services,
+) -> None:
+    response = await post(services, "stream-api", CREATES[0][1], body_with_deep_data(CREATES[0][1], 100_000))
+    assert "nested" in assert_problem(response, 400, "body")["detail"]
+
+
+@pytest.mark.parametrize("kind", ["{}", '["x"]', "1", "null"])
+@pytest.mark.parametrize("endpoint", ["runs", "definitions/validate"])
+async def test_a_workflow_node_kind_that_is_not_a_string_is_a_400_naming_it(
+    services: Services, endpoint: str, kind: str
+) -> None:
+    body = b'{"nodes":[{"id":"a","kind":%s,"seconds":0}]}' % kind.encode()
+    response = await post(services, "workflow", f"/v1/projects/{PROJECT}/workflow/{endpoint}", body)
+    assert_problem(response, 400, "nodes[0].kind")
+
+
+@pytest.mark.parametrize("kind", ["{}", "[x]"])
+async def test_a_yaml_workflow_node_kind_that_is_not_a_string_is_a_400_naming_it(
+    services: Services, kind: str
+) -> None:
+    body = f"nodes:\n  - id: a\n    kind: {kind}\n    seconds: 0\n".encode()
+    path = f"/v1/projects/{PROJECT}/workflow/definitions/validate"
+    assert_problem(await post(services, "workflow", path, body, "application/yaml"), 400, "nodes[0].kind")
+
+
+@pytest.mark.parametrize(("service", "path"), CREATES, ids=CREATE_IDS)
+async def test_a_body_over_the_limit_is_a_413_problem(services: Services, service: str, path: str) -> None:
+    body = b'{"text":"' + b"a" * (9 * 1024 * 1024) + b'"}'
+    assert_problem(await post(services, service, path, body), 413)
