@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
+from runwire.header_limits import header_limits
 from runwire.health import healthz, readyz
 from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
 from runwire.problems import ProblemError, exception_handlers, invalid_field
@@ -160,6 +161,7 @@ def domain_service_app(
         },
         request_max_body_size=request_max_body_size,
         request_class=BodyCheckedRequest,
+        middleware=[header_limits],
         plugins=http_tracing(global_telemetry()),
         openapi_config=OpenAPIConfig(
             title=title,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from runwire.problems import PROBLEM_JSON
-from tests.no500.services import Services
+from tests.no500.services import SERVICES, Services
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -125,3 +125,32 @@ async def test_a_yaml_workflow_node_kind_that_is_not_a_string_is_a_400_naming_it
 async def test_a_body_over_the_limit_is_a_413_problem(services: Services, service: str, path: str) -> None:
     body = b'{"text":"' + b"a" * (9 * 1024 * 1024) + b'"}'
     assert_problem(await post(services, service, path, body), 413)
+
+
+async def get_health(services: Services, service: str, headers: list[tuple[str, str]]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=services.urls[service], timeout=30) as http:
+        return await http.get("/healthz", headers=headers)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_header_field_over_8_KiB_is_a_431_problem(services: Services, service: str) -> None:
+    response = await get_health(services, service, [("X-Big", "a" * 1_000_000)])
+    assert_problem(response, 431, "x-big")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_more_than_100_header_fields_is_a_431_problem(services: Services, service: str) -> None:
+    response = await get_health(services, service, [(f"X-H{i}", "v") for i in range(1000)])
+    assert "at most 100" in assert_problem(response, 431)["detail"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_header_fields_over_64_KiB_in_total_are_a_431_problem(services: Services, service: str) -> None:
+    response = await get_health(services, service, [(f"X-H{i}", "a" * 8000) for i in range(9)])
+    assert "total" in assert_problem(response, 431)["detail"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_header_fields_at_the_limits_are_served(services: Services, service: str) -> None:
+    at_limit = [(f"X-H{i:02}", "a" * 600) for i in range(90)] + [("X-Line", "a" * (8 * 1024 - 8))]
+    assert (await get_health(services, service, at_limit)).status_code == 200

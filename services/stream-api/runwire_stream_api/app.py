@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
+from runwire.header_limits import header_limits
 from runwire.health import healthz, readyz
 from runwire.problems import exception_handlers
 from runwire.request_body import BodyCheckedRequest
@@ -100,6 +101,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
         request_class=BodyCheckedRequest,
+        middleware=[header_limits],
         plugins=http_tracing(telemetry),
         cors_config=cors(settings),
         openapi_config=OpenAPIConfig(
