@@ -34,6 +34,7 @@ from runwire.rejections import Rejected
 from runwire.request_body import BodyCheckedRequest
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
+from runwire.store_unavailable import store_unavailable_handlers
 from runwire.subjects import SubjectError, check_token
 from runwire.telemetry import from_environment, global_telemetry, http_tracing, install_globally
 from runwire.tunables import TunablesError
@@ -156,6 +157,7 @@ def domain_service_app(
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers={
             **exception_handlers(),
+            **store_unavailable_handlers(),
             Rejected: _rejection_handler,
             RequestEntityTooLarge: too_large_handler,
         },

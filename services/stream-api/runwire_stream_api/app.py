@@ -19,6 +19,7 @@ from runwire.problems import exception_handlers
 from runwire.request_body import BodyCheckedRequest
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
+from runwire.store_unavailable import store_unavailable_handlers
 from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
@@ -99,7 +100,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             dashboard_router,
         ],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers(),
+        exception_handlers={**exception_handlers(), **store_unavailable_handlers()},
         request_class=BodyCheckedRequest,
         middleware=[header_limits],
         plugins=http_tracing(telemetry),
