@@ -124,7 +124,8 @@ async def test_a_yaml_workflow_node_kind_that_is_not_a_string_is_a_400_naming_it
 @pytest.mark.parametrize(("service", "path"), CREATES, ids=CREATE_IDS)
 async def test_a_body_over_the_limit_is_a_413_problem(services: Services, service: str, path: str) -> None:
     body = b'{"text":"' + b"a" * (9 * 1024 * 1024) + b'"}'
-    assert_problem(await post(services, service, path, body), 413)
+    problem = assert_problem(await post(services, service, path, body), 413)
+    assert problem["type"] == "urn:runwire:problem:payload-too-large"
 
 
 async def get_health(services: Services, service: str, headers: list[tuple[str, str]]) -> httpx.Response:
