@@ -6,6 +6,8 @@ from typing import Any, Final
 
 import httpx
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
 
 from runwire.problems import PROBLEM_JSON
 from tests.no500.services import SERVICES, Services
@@ -155,3 +157,15 @@ async def test_header_fields_over_64_KiB_in_total_are_a_431_problem(services: Se
 async def test_header_fields_at_the_limits_are_served(services: Services, service: str) -> None:
     at_limit = [(f"X-H{i:02}", "a" * 600) for i in range(90)] + [("X-Line", "a" * (8 * 1024 - 8))]
     assert (await get_health(services, service, at_limit)).status_code == 200
+
+
+async def test_a_websocket_upgrade_with_more_than_100_header_fields_is_refused_with_431(
+    services: Services,
+) -> None:
+    url = services.urls["stream-api"].replace("http://", "ws://") + f"/v1/projects/{PROJECT}/events/ws"
+    headers = [(f"X-H{i}", "v") for i in range(110)]
+    with pytest.raises(InvalidStatus) as caught:
+        async with websockets.connect(f"{url}?access_token={services.token}", additional_headers=headers):
+            pass
+    assert caught.value.response.status_code == 431
+    assert caught.value.response.headers["content-type"] == PROBLEM_JSON
