@@ -34,7 +34,7 @@ from runwire.rejections import Rejected
 from runwire.request_body import BodyCheckedRequest
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
-from runwire.store_unavailable import store_unavailable_handlers
+from runwire.store_errors import store_error_handlers
 from runwire.subjects import SubjectError, check_token
 from runwire.telemetry import from_environment, global_telemetry, http_tracing, install_globally
 from runwire.tunables import TunablesError
@@ -157,7 +157,7 @@ def domain_service_app(
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers={
             **exception_handlers(),
-            **store_unavailable_handlers(),
+            **store_error_handlers(),
             Rejected: _rejection_handler,
             RequestEntityTooLarge: too_large_handler,
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import httpx
+import msgspec
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
@@ -169,3 +170,24 @@ async def test_a_websocket_upgrade_with_more_than_100_header_fields_is_refused_w
             pass
     assert caught.value.response.status_code == 431
     assert caught.value.response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_a_published_event_larger_than_the_nats_max_payload_is_a_413_naming_it(
+    services: Services,
+) -> None:
+    small = {"specversion": "1.0", "id": "small", "source": "/t", "type": "t.x", "project": PROJECT}
+    big = {**small, "id": "big", "data": {"x": "a" * 1_100_000}}
+    body = msgspec.json.encode([small, big])
+    response = await post(services, "stream-api", f"/v1/projects/{PROJECT}/events", body)
+    problem = assert_problem(response, 413, "[1]")
+    assert "max_payload" in problem["detail"]
+
+
+async def test_a_workflow_definition_whose_run_would_exceed_the_nats_max_payload_is_a_413(
+    services: Services,
+) -> None:
+    nodes = [{"id": f"n{i}", "kind": "ingest", "document": "a" * 10_420} for i in range(100)]
+    body = msgspec.json.encode({"nodes": nodes})
+    assert len(body) < 1024 * 1024
+    response = await post(services, "workflow", f"/v1/projects/{PROJECT}/workflow/runs", body)
+    assert "max_payload" in assert_problem(response, 413)["detail"]

@@ -21,7 +21,7 @@ from runwire.problems import ProblemError, exception_handlers
 from runwire.request_body import BodyCheckedRequest
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
-from runwire.store_unavailable import store_unavailable_handlers
+from runwire.store_errors import store_error_handlers
 from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
@@ -116,7 +116,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         lifespan=[lifespan],
         exception_handlers={
             **exception_handlers(),
-            **store_unavailable_handlers(),
+            **store_error_handlers(),
             RequestEntityTooLarge: _body_too_large,
         },
         request_class=BodyCheckedRequest,

@@ -20,6 +20,7 @@ from runwire.cursor import format_cursor
 from runwire.envelope import CloudEvent, EnvelopeError, decode_events
 from runwire.event_store import StoreError
 from runwire.problems import ProblemError, invalid_field
+from runwire_stream_api.event_size import check_event_sizes
 from runwire_stream_api.runtime import Runtime
 
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
@@ -85,6 +86,7 @@ async def publish_events(
             )
     now = datetime.now(UTC)
     stamped = [_stamp(event, now) for event in events]
+    check_event_sizes(len(body), stamped, runtime.nc.max_payload, was_array)
     try:
         results = await runtime.store.publish_many(stamped)
     except StoreError as exc:

@@ -21,7 +21,7 @@ from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketRespo
 
 from runwire.auth import authenticate, authorize
 from runwire.problems import PROBLEM_JSON, Problem, ProblemError
-from runwire.store_unavailable import STORE_UNAVAILABLE, store_unavailable
+from runwire.store_errors import STORE_UNAVAILABLE, store_unavailable
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset
 from runwire_stream_api.runtime import Runtime

@@ -1,4 +1,5 @@
-"""Requests that need NATS while it is away: 503 with Retry-After, never a 500.
+"""Errors from NATS as answers, never a 500: the store away is a 503 with Retry-After, a message
+over the server's max_payload a 413.
 
 Any endpoint can meet the store's absence (a stream read, a key-value get, a command's request);
 the handlers here answer all of those the same way, so no route has to remember to.
@@ -51,6 +52,19 @@ def _handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
     return response
 
 
-def store_unavailable_handlers() -> ExceptionHandlersMap:
-    """Exception handlers answering every STORE_UNAVAILABLE error as a 503 problem."""
-    return dict.fromkeys(STORE_UNAVAILABLE, _handler)
+def _too_large_handler(request: Request[Any, Any, Any], exc: nats.errors.MaxPayloadError) -> Response[bytes]:
+    error = ProblemError(
+        413,
+        "the request would store a NATS message larger than the server's max_payload (1 MiB by default)",
+        kind="payload-too-large",
+        title="Payload too large",
+    )
+    response: Response[bytes] = exception_handlers()[ProblemError](request, error)
+    return response
+
+
+def store_error_handlers() -> ExceptionHandlersMap:
+    """Exception handlers answering STORE_UNAVAILABLE errors as 503s and MaxPayloadError as a 413."""
+    handlers: ExceptionHandlersMap = dict.fromkeys(STORE_UNAVAILABLE, _handler)
+    handlers[nats.errors.MaxPayloadError] = _too_large_handler
+    return handlers
