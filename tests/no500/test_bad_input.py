@@ -191,3 +191,15 @@ async def test_a_workflow_definition_whose_run_would_exceed_the_nats_max_payload
     assert len(body) < 1024 * 1024
     response = await post(services, "workflow", f"/v1/projects/{PROJECT}/workflow/runs", body)
     assert "max_payload" in assert_problem(response, 413)["detail"]
+
+
+async def test_a_yaml_definition_with_invalid_utf8_is_a_400_naming_the_body(services: Services) -> None:
+    body = b"nodes:\n  - id: a\n    kind: delay\n    seconds: 0\n    name: \xff\xfe\n"
+    path = f"/v1/projects/{PROJECT}/workflow/definitions/validate"
+    assert_problem(await post(services, "workflow", path, body, "application/yaml"), 400, "body")
+
+
+async def test_a_deeply_nested_yaml_definition_is_a_400(services: Services) -> None:
+    body = b"nodes: " + b"[" * 20_000 + b"]" * 20_000
+    path = f"/v1/projects/{PROJECT}/workflow/definitions/validate"
+    assert_problem(await post(services, "workflow", path, body, "application/yaml"), 400)
