@@ -13,6 +13,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from runwire.undecodable import UNDECODABLE, undecodable_reason
+
 # Every pattern ends in `$(?!\n)`: Python's `$` (which msgspec and Python JSON Schema validators
 # use) also matches before a final newline, ECMA-262's does not; the lookahead makes both strict.
 _END: Final = r"$(?!\n)"
@@ -237,6 +239,8 @@ def decode_event(raw: bytes | str, index: int | None = None) -> CloudEvent:
         return _decode_with_extensions(raw, index)
     except msgspec.DecodeError as exc:
         raise _envelope_error(exc, index) from exc
+    except UNDECODABLE as exc:
+        raise EnvelopeError("body", undecodable_reason(exc), index) from exc
     if event.extensions is not None:
         raise EnvelopeError(EXTENSIONS_KEY, _NOT_AN_ATTRIBUTE, index)
     return event
@@ -248,6 +252,8 @@ def _decode_with_extensions(raw: bytes | str, index: int | None) -> CloudEvent:
         members = _members_decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _envelope_error(exc, index) from exc
+    except UNDECODABLE as exc:
+        raise EnvelopeError("body", undecodable_reason(exc), index) from exc
     declared: dict[str, msgspec.Raw] = {}
     extensions: dict[str, ExtensionValue] = {}
     for name, value in members.items():
@@ -278,6 +284,8 @@ def decode_events(raw: bytes | str) -> tuple[list[CloudEvent], bool]:
         items = _array_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise EnvelopeError("body", f"malformed JSON ({exc})") from exc
+    except UNDECODABLE as exc:
+        raise EnvelopeError("body", undecodable_reason(exc)) from exc
     if not items:
         raise EnvelopeError("body", "is an empty array; send at least one CloudEvent")
     return [decode_event(bytes(item), index) for index, item in enumerate(items)], True

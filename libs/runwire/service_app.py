@@ -26,13 +26,16 @@ from nats.aio.client import Client as NATS
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
+from runwire.header_limits import header_limits
 from runwire.health import healthz, readyz
 from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
 from runwire.openapi import complete_openapi
 from runwire.problems import ProblemError, exception_handlers, invalid_field
 from runwire.rejections import Rejected
+from runwire.request_body import BodyCheckedRequest
 from runwire.serve import configure_logging, serve
 from runwire.settings import Settings, SettingsError, load_settings
+from runwire.store_errors import store_error_handlers
 from runwire.subjects import SubjectError, check_token
 from runwire.telemetry import from_environment, global_telemetry, http_tracing, install_globally
 from runwire.tunables import TunablesError
@@ -155,10 +158,13 @@ def domain_service_app(
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers={
             **exception_handlers(),
+            **store_error_handlers(),
             Rejected: _rejection_handler,
             RequestEntityTooLarge: too_large_handler,
         },
         request_max_body_size=request_max_body_size,
+        request_class=BodyCheckedRequest,
+        middleware=[header_limits],
         plugins=http_tracing(global_telemetry()),
         openapi_config=OpenAPIConfig(
             title=title,

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from runwire.connection import connect_nats
 from runwire.event_store import EventStore, stream_settings
+from runwire.header_limits import header_limits
 from runwire.health import healthz, readyz
-from runwire.problems import exception_handlers
+from runwire.problems import ProblemError, exception_handlers
+from runwire.request_body import BodyCheckedRequest
 from runwire.serve import add_shutdown_hook
 from runwire.settings import Settings, SettingsError
+from runwire.store_errors import store_error_handlers
 from runwire.telemetry import Telemetry, disabled, http_tracing
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
@@ -27,7 +32,7 @@ from runwire_stream_api.metrics import StreamMetrics
 from runwire_stream_api.openapi_docs import document_stream_api
 from runwire_stream_api.polling import poll_events
 from runwire_stream_api.prometheus import metrics
-from runwire_stream_api.publish import publish_events
+from runwire_stream_api.publish import MAX_BODY_BYTES, publish_events
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
 from runwire_stream_api.stats import stats
@@ -47,6 +52,18 @@ def cors(settings: Settings) -> CORSConfig | None:
         expose_headers=["Retry-After"],
         max_age=600,
     )
+
+
+def _body_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Response[bytes]:
+    """413 saying what the publish limit is (Litestar's own says only "Request Entity Too Large")."""
+    error = ProblemError(
+        413,
+        f"the request body is larger than {MAX_BODY_BYTES} bytes; publish fewer events per request",
+        kind="payload-too-large",
+        title="Payload too large",
+    )
+    response: Response[bytes] = exception_handlers()[ProblemError](request, error)
+    return response
 
 
 def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litestar:
@@ -100,7 +117,13 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             dashboard_router,
         ],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers(),
+        exception_handlers={
+            **exception_handlers(),
+            **store_error_handlers(),
+            RequestEntityTooLarge: _body_too_large,
+        },
+        request_class=BodyCheckedRequest,
+        middleware=[header_limits],
         plugins=http_tracing(telemetry),
         cors_config=cors(settings),
         openapi_config=OpenAPIConfig(

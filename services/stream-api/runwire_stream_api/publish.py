@@ -22,6 +22,7 @@ from runwire.envelope import CloudEvent, EnvelopeError
 from runwire.event_store import StoreError
 from runwire.openapi import also_answers
 from runwire.problems import ProblemError, invalid_field
+from runwire_stream_api.event_size import check_event_sizes
 from runwire_stream_api.http_binding import BINARY_PREFIX, UnsupportedFormat, read_events
 from runwire_stream_api.openapi_docs import PublishBody
 from runwire_stream_api.runtime import Runtime
@@ -97,6 +98,7 @@ async def publish_events(
             )
     now = datetime.now(UTC)
     stamped = [_stamp(event, now) for event in events]
+    check_event_sizes(len(body), stamped, runtime.nc.max_payload, was_array)
     try:
         results = await runtime.store.publish_many(stamped)
     except StoreError as exc:

@@ -21,6 +21,7 @@ from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketRespo
 
 from runwire.auth import authenticate, authorize
 from runwire.problems import PROBLEM_JSON, Problem, ProblemError
+from runwire.store_errors import STORE_UNAVAILABLE, store_unavailable
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset
 from runwire_stream_api.runtime import Runtime
@@ -90,6 +91,9 @@ async def stream_ws(
         client = runtime.open_client(request.event_filter, request.after, "ws")
     except ProblemError as exc:
         await _refuse(socket, exc)
+        return
+    except STORE_UNAVAILABLE as exc:
+        await _refuse(socket, store_unavailable(exc))
         return
     await _serve(socket, runtime, client)
 

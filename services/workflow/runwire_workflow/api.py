@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final
 import msgspec
 import msgspec.yaml
 
+from runwire.undecodable import UNDECODABLE, undecodable_reason
 from runwire_workflow.domain.definition import (
     Definition,
     DefinitionError,
@@ -28,6 +29,8 @@ def read_definition(body: bytes, content_type: str | None) -> Definition:
         raw: Any = msgspec.yaml.decode(body) if is_yaml else msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise DefinitionError(f"malformed {'YAML' if is_yaml else 'JSON'}: {exc}", field="body") from exc
+    except UNDECODABLE as exc:
+        raise DefinitionError(f"body {undecodable_reason(exc)}", field="body") from exc
     return parse_definition(raw)
 
 

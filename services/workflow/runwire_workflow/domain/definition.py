@@ -131,7 +131,7 @@ def _parse_node(index: int, item: Any) -> Node:
     node_id = item.get("id")
     label = repr(node_id) if isinstance(node_id, str) else f"#{index}"
     kind = item.get("kind")
-    if kind not in NODE_TYPES:
+    if not isinstance(kind, str) or kind not in NODE_TYPES:
         raise DefinitionError(
             f"node {label}: unknown kind {kind!r}; a node is one of {', '.join(NODE_TYPES)}",
             field=f"{where}.kind",
