@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.running_system import ROOT, running_system
-from tests.integration.domain_services import eventually
+from tests.support.eventually import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.faults.running_system import SERVICES, RunningSystem
-from tests.integration.domain_services import eventually
+from tests.support.eventually import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

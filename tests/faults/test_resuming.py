@@ -19,7 +19,7 @@ from runwire.event_store import EventStore
 from tests.faults.resuming_clients import follow_polling, follow_sse, follow_websocket
 from tests.faults.running_system import RunningSystem
 from tests.faults.test_healing import restarted
-from tests.integration.domain_services import eventually
+from tests.support.eventually import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 BATCH = 20

@@ -16,8 +16,8 @@ from websockets.exceptions import InvalidStatus
 
 from runwire.embedded_nats import EmbeddedNats
 from runwire.problems import PROBLEM_JSON
-from tests.integration.domain_services import eventually
 from tests.no500.services import Services, all_services
+from tests.support.eventually import eventually
 
 PROJECT: Final = "nats-down"
 DELAY_WORKFLOW: Final = {"nodes": [{"id": "wait", "kind": "delay", "seconds": 3600}]}
