@@ -36,6 +36,16 @@ async def deliver_one(api_base: str, http: httpx.AsyncClient, token: str, projec
     assert response.status_code == 200
 
 
+def latency_project_labels(text: str) -> set[str]:
+    """The `project` label values of the delivery-latency histogram in a scrape."""
+    return {
+        sample.labels["project"]
+        for family in text_string_to_metric_families(text)
+        if family.name == "runwire_delivery_latency_seconds"
+        for sample in family.samples
+    }
+
+
 async def test_metrics_content_type_has_each_parameter_once(start_api: StartAPI) -> None:
     api = await start_api()
     response = await api.http.get("/metrics")
@@ -57,12 +67,7 @@ async def test_latency_series_name_no_project_by_default(start_api: StartAPI, un
     await api.publish(project, [event(project)])
     await deliver_one(api.base, api.http, api.token(), project)
     text = (await api.http.get("/metrics")).text
-    projects = {
-        sample.labels["project"]
-        for family in text_string_to_metric_families(text)
-        if family.name == "runwire_delivery_latency_seconds"
-        for sample in family.samples
-    }
+    projects = latency_project_labels(text)
     assert projects == {"_all"}
     assert project not in text
 
@@ -73,12 +78,7 @@ async def test_latency_series_name_projects_when_enabled(start_api: StartAPI, un
     await api.publish(project, [event(project)])
     await deliver_one(api.base, api.http, api.token(), project)
     text = (await api.http.get("/metrics")).text
-    projects = {
-        sample.labels["project"]
-        for family in text_string_to_metric_families(text)
-        if family.name == "runwire_delivery_latency_seconds"
-        for sample in family.samples
-    }
+    projects = latency_project_labels(text)
     assert projects == {project}
 
 
