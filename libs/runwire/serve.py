@@ -11,10 +11,11 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 from litestar import Litestar
@@ -24,6 +25,9 @@ from runwire import redaction
 from runwire.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How long SIGTERM waits for streams to send their own close frames before uvicorn closes the rest.
+DRAIN_WAIT_SECONDS: Final = 5.0
 
 
 def configure_logging(settings: Settings) -> None:
@@ -39,6 +43,12 @@ def add_shutdown_hook(app: Litestar, hook: Callable[[], None]) -> None:
     """Register `hook` to run (in the event loop) as soon as the server is asked to stop."""
     hooks: list[Callable[[], None]] = app.state.setdefault("shutdown_hooks", [])
     hooks.append(hook)
+
+
+def add_drain(app: Litestar, drained: Callable[[], Awaitable[None]]) -> None:
+    """Register `drained`: on shutdown the server awaits it (bounded) before closing connections itself."""
+    drains: list[Callable[[], Awaitable[None]]] = app.state.setdefault("drains", [])
+    drains.append(drained)
 
 
 def run_shutdown_hooks(app: Litestar) -> None:
@@ -68,6 +78,15 @@ class _Server(uvicorn.Server):
             if loop is not None:
                 loop.call_soon_threadsafe(run_shutdown_hooks, self._app)
         super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Let the app's own close frames go out first: uvicorn closes what is left with 1012."""
+        drains: list[Callable[[], Awaitable[None]]] = self._app.state.get("drains", [])
+        if drains:
+            limit = min(DRAIN_WAIT_SECONDS, self.config.timeout_graceful_shutdown or 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(drained() for drained in drains)), limit)
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -19,7 +19,7 @@ from runwire.header_limits import header_limits
 from runwire.health import healthz, readyz
 from runwire.problems import ProblemError, exception_handlers
 from runwire.request_body import BodyCheckedRequest
-from runwire.serve import add_shutdown_hook
+from runwire.serve import add_drain, add_shutdown_hook
 from runwire.settings import Settings, SettingsError
 from runwire.store_errors import store_error_handlers
 from runwire.telemetry import Telemetry, disabled, http_tracing
@@ -94,6 +94,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         app.state.runtime = runtime
         app.state.event_store = store
         add_shutdown_hook(app, runtime.begin_shutdown)
+        add_drain(app, runtime.drained)
         heartbeats = asyncio.create_task(runtime.send_heartbeats(), name="runwire-heartbeats")
         try:
             yield

@@ -36,6 +36,7 @@ class Runtime:
     telemetry: Telemetry
     clients: set[ClientStream] = field(default_factory=set)
     shutting_down: bool = False
+    no_clients: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.metrics.on_scrape(self._collect)
@@ -77,12 +78,19 @@ class Runtime:
             ),
         )
         self.clients.add(client)
+        self.no_clients.clear()
         return client
 
     def release(self, client: ClientStream) -> None:
         """Forget a finished client (idempotent)."""
         client.close()
         self.clients.discard(client)
+        if not self.clients:
+            self.no_clients.set()
+
+    async def drained(self) -> None:
+        """Return once every stream has ended (after `begin_shutdown`: their close frames went out)."""
+        await self.no_clients.wait()
 
     async def send_heartbeats(self) -> None:
         """Ask idle streams for a heartbeat every RUNWIRE_HEARTBEAT_SECONDS (one ticker, not a timer
@@ -98,6 +106,8 @@ class Runtime:
     def begin_shutdown(self) -> None:
         """Refuse new streams and tell every open one to close (SSE `close`, WebSocket 1001)."""
         self.shutting_down = True
+        if not self.clients:
+            self.no_clients.set()
         for client in list(self.clients):
             client.shutdown()
 
