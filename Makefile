@@ -12,17 +12,17 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'uv>=0.13,<0.14'
 
-$(STAMP): $(UV) uv.lock pyproject.toml libs/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(STAMP): $(UV) uv.lock pyproject.toml libs/pyproject.toml tools/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --quiet
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install everything (idempotent)
 
 run: install ## start NATS (embedded unless RUNWIRE_NATS_URL is set) and every service
-	$(PY) -m runwire
+	$(PY) -m runwire_dev
 
 demo: install ## against a running `make run`: one project through ingest, agent and a workflow
-	$(PY) -m runwire.demo
+	$(PY) -m runwire_dev.demo
 
 test: install lint ## lint, type-check and run the whole test suite
 	$(PY) -m pytest
@@ -37,7 +37,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 schemas: install ## regenerate the published JSON Schema of the envelope
-	$(PY) -m runwire.schemas
+	$(PY) -m runwire.contract.schemas
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -29,15 +29,15 @@ import msgspec
 import nats
 import uvloop
 
-from runwire.auth import issue_token
-from runwire.embedded_nats import EmbeddedNats
-from runwire.envelope import encode_event, new_event
-from runwire.event_store import EventStore, StreamSettings
+from runwire.contract.envelope import encode_event, new_event
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.jetstream.event_store import EventStore, StreamSettings
+from runwire.web.auth import issue_token
 
 SECRET = "benchmark-secret-0123456789abcdef"
 ID_RE = re.compile(rb"id: (\d+)\n")
 GRANIAN_APP = """
-from runwire.settings import load_settings
+from runwire.ops.settings import load_settings
 from runwire_stream_api.app import create_app
 
 app = create_app(load_settings())

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.connection import connect_nats
-from runwire.event_store import EventStore, StreamSettings
+from runwire.jetstream.connection import connect_nats
+from runwire.jetstream.event_store import EventStore, StreamSettings
 from tests.support.nats_server import nats_server
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import auth, types_of, wait_for_type
 
 DONE = ("agent.run.completed", "agent.run.failed", "agent.run.cancelled")

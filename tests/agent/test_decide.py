@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from runwire.rejections import IdempotencyConflict, InvalidTransition, NotFound, Rejected
+from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound, Rejected
 from runwire_agent.domain.commands import (
     AgentCommand,
     AppendMessage,

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from runwire_agent.app import create_app
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.state import Run

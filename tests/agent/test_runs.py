@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import httpx
 from nats.aio.client import Client as NATS
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from runwire_agent.app import create_app
 from runwire_agent.domain.state import Run
 from runwire_agent.policy import Action, FinalAnswer, ToolCall

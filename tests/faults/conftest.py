@@ -12,7 +12,7 @@ from tests.faults.running_system import RunningSystem, running_system, wait_for_
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[RunningSystem]:
-    """`python -m runwire` with every service ready (its banner printed)."""
+    """`python -m runwire_dev` with every service ready (its banner printed)."""
     with running_system(tmp_path) as running:
         wait_for_banner(running)
         yield running

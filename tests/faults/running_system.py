@@ -1,4 +1,4 @@
-"""`make run` as a test subject: `python -m runwire` in a subprocess with its own free HTTP ports,
+"""`make run` as a test subject: `python -m runwire_dev` in a subprocess with its own free HTTP ports,
 NATS port and data directory, its child PIDs read from `<data dir>/processes.json`, stopped by PID."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from runwire.auth import issue_token, read_dev_secret
-from runwire.nats_port import free_port, port_file, port_free
-from runwire.readiness import not_ready_reason
-from runwire.supervisor import PROCESSES_FILE
+from runwire.jetstream.nats_port import free_port, port_file, port_free
+from runwire.web.auth import issue_token, read_dev_secret
+from runwire_dev.readiness import not_ready_reason
+from runwire_dev.supervisor import PROCESSES_FILE
 
 SERVICES: Final = ("stream-api", "ingest", "agent", "workflow")
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def free_port_block(size: int) -> int:
 
 @dataclass
 class RunningSystem:
-    """A running `python -m runwire` and what tests need to reach and hurt its children."""
+    """A running `python -m runwire_dev` and what tests need to reach and hurt its children."""
 
     process: subprocess.Popen[bytes]
     data_dir: Path
@@ -109,7 +109,7 @@ def running_system(tmp_path: Path, **env: str) -> Iterator[RunningSystem]:
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runwire"],
+            [sys.executable, "-m", "runwire_dev"],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,

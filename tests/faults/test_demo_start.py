@@ -25,7 +25,7 @@ async def test_make_demo_started_as_soon_as_the_stream_api_answers_completes(tmp
         environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
         environment |= {"RUNWIRE_DATA_DIR": str(system.data_dir), "RUNWIRE_HTTP_PORT": str(system.http_port)}
         demo = subprocess.run(
-            [sys.executable, "-m", "runwire.demo"],
+            [sys.executable, "-m", "runwire_dev.demo"],
             cwd=ROOT,
             env=environment,
             capture_output=True,

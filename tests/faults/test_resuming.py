@@ -13,9 +13,9 @@ import httpx
 import msgspec
 import pytest
 
-from runwire.connection import connect_nats
-from runwire.envelope import new_event
-from runwire.event_store import EventStore
+from runwire.contract.envelope import new_event
+from runwire.jetstream.connection import connect_nats
+from runwire.jetstream.event_store import EventStore
 from tests.faults.resuming_clients import follow_polling, follow_sse, follow_websocket
 from tests.faults.running_system import RunningSystem
 from tests.faults.test_healing import restarted

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import auth, eventually, types_of
 
 DOC = {"text": "The quick brown fox jumps over the lazy dog. " * 20, "name": "fox.txt", "chunk_size": 200}

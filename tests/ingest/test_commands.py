@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.commands import CancelCommand, CommandError, CommandFailed, command_subject, send_command
-from runwire.event_store import EventStore
+from runwire.jetstream.commands import (
+    CancelCommand,
+    CommandError,
+    CommandFailed,
+    command_subject,
+    send_command,
+)
+from runwire.jetstream.event_store import EventStore
 from runwire_ingest.api import CreateJobCommand, JobView
 from tests.integration.domain_services import types_of, wait_for_type
 

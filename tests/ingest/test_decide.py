@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from runwire.rejections import IdempotencyConflict, InvalidCommand, InvalidTransition, NotFound, Rejected
+from runwire.contract.rejections import (
+    IdempotencyConflict,
+    InvalidCommand,
+    InvalidTransition,
+    NotFound,
+    Rejected,
+)
 from runwire_ingest.domain.commands import (
     CancelJob,
     CompleteJob,

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import events_of, types_of, wait_for_type
 
 # Exactly 10 chunks of 100 characters (no whitespace to end early at, no overlap).

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import ServiceProcess, auth, events_of, eventually, wait_for_type
 
 SLOW = {"RUNWIRE_INGEST_CHUNK_DELAY_SECONDS": "0.1", "RUNWIRE_INGEST_STAGE_DELAY_SECONDS": "0.01"}

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from runwire.chunk_store import Chunk
+from runwire.jetstream.chunk_store import Chunk
 from runwire_ingest.domain.text import normalise, split
 
 

@@ -14,9 +14,9 @@ from typing import TypeVar
 
 import httpx
 
-from runwire.auth import issue_token
-from runwire.event_store import EventStore, StoredEvent
-from runwire.settings import Settings
+from runwire.jetstream.event_store import EventStore, StoredEvent
+from runwire.ops.settings import Settings
+from runwire.web.auth import issue_token
 from tests.support.eventually import eventually as eventually
 
 SECRET = "domain-services-test-secret-0123456789abcdef"

@@ -1,7 +1,7 @@
 """The `make demo` flow end to end against real services and a real nats-server, and the events it leaves.
 
 The three domain services run on real sockets; the demo drives them over HTTP exactly as
-`python -m runwire.demo` does; the assertions read the events back from JetStream.
+`python -m runwire_dev.demo` does; the assertions read the events back from JetStream.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import nats
 import pytest_asyncio
 
-from runwire.auth import issue_token
-from runwire.demo import DemoResult, Endpoints, run_demo
-from runwire.event_store import EventStore, StoredEvent
+from runwire.jetstream.event_store import EventStore, StoredEvent
+from runwire.web.auth import issue_token
 from runwire_agent.app import create_app as agent_app
 from runwire_agent.config import AgentConfig
+from runwire_dev.demo import DemoResult, Endpoints, run_demo
 from runwire_ingest.app import create_app as ingest_app
 from runwire_ingest.config import IngestConfig
 from runwire_workflow.app import create_app as workflow_app

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from runwire.aggregate import DomainEvent, EventCodec, Repository, load_existing
-from runwire.event_store import EventStore
-from runwire.rejections import InvalidTransition, NotFound
-from runwire.tunables import TunablesError, load_tunables
+from runwire.contract.rejections import InvalidTransition, NotFound
+from runwire.es.aggregate import DomainEvent, EventCodec, Repository, load_existing
+from runwire.jetstream.event_store import EventStore
+from runwire.ops.tunables import TunablesError, load_tunables
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

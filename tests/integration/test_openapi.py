@@ -14,9 +14,9 @@ import pytest
 from litestar import Litestar
 from openapi_spec_validator import validate
 
-from runwire.envelope import TOKEN_PATTERN
-from runwire.problems import PROBLEM_JSON
-from runwire.settings import Settings
+from runwire.contract.envelope import TOKEN_PATTERN
+from runwire.ops.settings import Settings
+from runwire.web.problems import PROBLEM_JSON
 from runwire_agent.app import create_app as agent_app
 from runwire_agent.config import AgentConfig
 from runwire_ingest.app import create_app as ingest_app

@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from runwire.auth import AuthError, Principal, authenticate, authorize, issue_token, verify_token
-from runwire.problems import ProblemError
+from runwire.web.auth import AuthError, Principal, authenticate, authorize, issue_token, verify_token
+from runwire.web.problems import ProblemError
 
 SECRET = "test-secret-test-secret-test-secret"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runwire.backoff import Backoff
+from runwire_dev.backoff import Backoff
 
 
 def test_a_crash_loop_waits_1_s_then_doubles_up_to_30_s() -> None:

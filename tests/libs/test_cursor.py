@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runwire.cursor import MAX_CURSOR, CursorError, format_cursor, parse_cursor
+from runwire.contract.cursor import MAX_CURSOR, CursorError, format_cursor, parse_cursor
 
 
 def test_a_formatted_cursor_parses_back() -> None:

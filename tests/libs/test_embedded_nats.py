@@ -8,7 +8,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from runwire.embedded_nats import EmbeddedNats, EmbeddedNatsError
+from runwire.jetstream.embedded_nats import EmbeddedNats, EmbeddedNatsError
 
 
 def alive(pid: int) -> bool:

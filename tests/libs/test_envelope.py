@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runwire.envelope import (
+from runwire.contract.envelope import (
     CloudEvent,
     EnvelopeError,
     decode_event,
@@ -16,7 +16,7 @@ from runwire.envelope import (
     json_schema,
     new_event,
 )
-from runwire.schemas import CLOUDEVENT_SCHEMA
+from runwire.contract.schemas import CLOUDEVENT_SCHEMA
 
 VALID = {
     "specversion": "1.0",
@@ -236,8 +236,8 @@ def test_json_schema_requires_core_attributes() -> None:
 def test_asyncapi_document_names_the_subject_scheme_and_the_schema() -> None:
     import yaml
 
-    from runwire.schemas import SCHEMA_DIR
-    from runwire.subjects import ROOT
+    from runwire.contract.schemas import SCHEMA_DIR
+    from runwire.contract.subjects import ROOT
 
     document = yaml.safe_load((SCHEMA_DIR / "asyncapi.yaml").read_text())
     assert document["asyncapi"].startswith("3.")

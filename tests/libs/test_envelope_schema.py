@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from runwire.envelope import EnvelopeError, decode_event
-from runwire.schemas import CLOUDEVENT_SCHEMA
+from runwire.contract.envelope import EnvelopeError, decode_event
+from runwire.contract.schemas import CLOUDEVENT_SCHEMA
 
 VALID: dict[str, Any] = {
     "specversion": "1.0",

@@ -9,9 +9,9 @@ import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.envelope import CloudEvent, encode_event, new_event
-from runwire.event_store import AppendResult, ConcurrencyError, EventStore, dedup_id, fold
-from runwire.filters import make_filter
+from runwire.contract.envelope import CloudEvent, encode_event, new_event
+from runwire.contract.filters import make_filter
+from runwire.jetstream.event_store import AppendResult, ConcurrencyError, EventStore, dedup_id, fold
 
 
 def ev(project: str, aggregate: str, type_: str = "test.happened", **kw: object) -> CloudEvent:
@@ -40,7 +40,7 @@ def test_dedup_id_is_project_source_and_id_separated_by_single_spaces() -> None:
 def test_the_asyncapi_document_shows_the_header_the_store_sets() -> None:
     import yaml
 
-    from runwire.schemas import SCHEMA_DIR
+    from runwire.contract.schemas import SCHEMA_DIR
 
     document = yaml.safe_load((SCHEMA_DIR / "asyncapi.yaml").read_text())
     header = document["components"]["messages"]["cloudEvent"]["headers"]["properties"]["Nats-Msg-Id"]

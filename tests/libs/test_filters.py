@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runwire import subjects
-from runwire.envelope import new_event
-from runwire.event_store import EventStore, StreamSettings
-from runwire.filters import EventFilter, FilterError, make_filter, parse_filter, pattern_matches
+from runwire.contract import subjects
+from runwire.contract.envelope import new_event
+from runwire.contract.filters import EventFilter, FilterError, make_filter, parse_filter, pattern_matches
+from runwire.jetstream.event_store import EventStore, StreamSettings
 
 literal = st.sampled_from(["a", "b", "c"])
 pattern_token = st.sampled_from(["a", "b", "c", "*"])

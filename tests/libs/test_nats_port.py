@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from runwire.nats_port import free_port, nats_port, port_file
+from runwire.jetstream.nats_port import free_port, nats_port, port_file
 
 
 def test_the_preferred_port_is_taken_and_remembered_when_free(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
-"""runwire.openapi: JSON Schema lifted into OpenAPI components exactly, or refused at build."""
+"""runwire.web.openapi: JSON Schema lifted into OpenAPI components exactly, or refused at build."""
 
 from __future__ import annotations
 
 import pytest
 
-from runwire.openapi import lift_json_schema
+from runwire.web.openapi import lift_json_schema
 
 
 def test_defs_become_components_with_their_refs_pointed_there() -> None:

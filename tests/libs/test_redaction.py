@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from runwire import redaction
-from runwire.auth import issue_token
+from runwire.ops import redaction
+from runwire.web.auth import issue_token
 
 TOKEN = issue_token("redaction-test-secret-0123456789abcdef", "t", ["p"])
 

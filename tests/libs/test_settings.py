@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runwire.settings import Settings, SettingsError, load_settings
+from runwire.ops.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_match_the_design() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from runwire.envelope import CloudEvent, encode_event, new_event
-from runwire.stored_check import Invalid, Rejected, check_stored
+from runwire.contract.envelope import CloudEvent, encode_event, new_event
+from runwire.contract.stored_check import Invalid, Rejected, check_stored
 
 
 def stored(project: str = "p", subject: str | None = "order-1", type_: str = "order.created") -> bytes:

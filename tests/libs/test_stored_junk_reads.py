@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from nats.aio.client import Client as NATS
 
-from runwire.envelope import CloudEvent, encode_event, new_event
-from runwire.event_store import EventStore
-from runwire.filters import make_filter
+from runwire.contract.envelope import CloudEvent, encode_event, new_event
+from runwire.contract.filters import make_filter
+from runwire.jetstream.event_store import EventStore
 
 
 def ev(project: str, aggregate: str = "a1", type_: str = "test.happened") -> CloudEvent:

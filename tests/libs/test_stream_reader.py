@@ -8,10 +8,10 @@ import contextlib
 import nats
 from nats.aio.client import Client as NATS
 
-from runwire import subjects
-from runwire.envelope import new_event
-from runwire.event_store import EventStore
-from runwire.stream_reader import StoredMessage, StreamReader
+from runwire.contract import subjects
+from runwire.contract.envelope import new_event
+from runwire.jetstream.event_store import EventStore
+from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 
 
 async def fill(store: EventStore, project: str, count: int, aggregate: str = "a") -> list[int]:

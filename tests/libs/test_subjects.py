@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runwire import subjects
-from runwire.envelope import new_event
-from runwire.subjects import EventSubject, SubjectError
+from runwire.contract import subjects
+from runwire.contract.envelope import new_event
+from runwire.contract.subjects import EventSubject, SubjectError
 
 tokens = st.from_regex(r"\A[A-Za-z0-9_-]{1,128}\Z")
 type_tokens = st.from_regex(r"\A[a-z0-9_-]{1,12}\Z")

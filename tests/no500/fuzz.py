@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.schemas import APIOperation
 
-from runwire.problems import PROBLEM_JSON
+from runwire.web.problems import PROBLEM_JSON
 
 EXAMPLES: Final = int(os.environ.get("RUNWIRE_FUZZ_EXAMPLES", "15"))
 # Long polls are cut to this so that a run stays bounded; SSE streams are read this long.

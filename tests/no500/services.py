@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
-from runwire.auth import issue_token
-from runwire.settings import Settings
+from runwire.ops.settings import Settings
+from runwire.web.auth import issue_token
 from runwire_agent.app import create_app as agent_app
 from runwire_agent.config import AgentConfig
 from runwire_ingest.app import create_app as ingest_app

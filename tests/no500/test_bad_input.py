@@ -10,7 +10,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from runwire.problems import PROBLEM_JSON
+from runwire.web.problems import PROBLEM_JSON
 from tests.no500.services import SERVICES, Services
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -14,8 +14,8 @@ import httpx
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from runwire.embedded_nats import EmbeddedNats
-from runwire.problems import PROBLEM_JSON
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.web.problems import PROBLEM_JSON
 from tests.no500.services import Services, all_services
 from tests.support.eventually import eventually
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from litestar import Litestar, get
 
-from runwire.problems import PROBLEM_JSON, exception_handlers
+from runwire.web.problems import PROBLEM_JSON, exception_handlers
 from tests.support.http_server import serving
 
 
@@ -24,11 +24,11 @@ async def test_an_unexpected_exception_answers_500_problem_json_and_logs_its_tra
 ) -> None:
     # logging_config=None: Litestar's own config would take the root logger's handlers from caplog.
     app = Litestar(route_handlers=[broken], exception_handlers=exception_handlers(), logging_config=None)
-    with caplog.at_level(logging.ERROR, logger="runwire.problems"):
+    with caplog.at_level(logging.ERROR, logger="runwire.web.problems"):
         async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
             response = await http.get("/broken")
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["instance"] == "/broken"
-    logged = [r for r in caplog.records if r.name == "runwire.problems" and r.exc_info]
+    logged = [r for r in caplog.records if r.name == "runwire.web.problems" and r.exc_info]
     assert [r.exc_info[0] for r in logged if r.exc_info] == [LookupError]

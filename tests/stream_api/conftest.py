@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from runwire.auth import issue_token
-from runwire.envelope import new_event
-from runwire.settings import Settings
-from runwire.telemetry import Telemetry
+from runwire.contract.envelope import new_event
+from runwire.ops.settings import Settings
+from runwire.ops.telemetry import Telemetry
+from runwire.web.auth import issue_token
 from runwire_stream_api.app import create_app
 from runwire_stream_api.runtime import Runtime
 from tests.support.http_server import serving

@@ -13,13 +13,13 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
-from runwire import subjects
-from runwire.embedded_nats import EmbeddedNats
-from runwire.envelope import new_event
-from runwire.event_store import EventStore, StreamSettings
-from runwire.filters import make_filter
-from runwire.stream_reader import StoredMessage, StreamReader
-from runwire.telemetry import disabled
+from runwire.contract import subjects
+from runwire.contract.envelope import new_event
+from runwire.contract.filters import make_filter
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.jetstream.event_store import EventStore, StreamSettings
+from runwire.jetstream.stream_reader import StoredMessage, StreamReader
+from runwire.ops.telemetry import disabled
 from runwire_stream_api.client_stream import IDLE, ClientStream, Item, Reset
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.frames import EventFrames

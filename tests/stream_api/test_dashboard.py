@@ -25,9 +25,9 @@ import msgspec
 import pytest
 from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 
-from runwire.auth import issue_token
-from runwire.envelope import new_event
-from runwire.event_store import EventStore
+from runwire.contract.envelope import new_event
+from runwire.jetstream.event_store import EventStore
+from runwire.web.auth import issue_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -14,8 +14,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runwire.filters import make_filter
-from runwire.subjects import EventSubject
+from runwire.contract.filters import make_filter
+from runwire.contract.subjects import EventSubject
 from runwire_stream_api.app import create_app
 from tests.stream_api.conftest import SECRET, event, settings_for
 from tests.support.http_server import serving
@@ -69,7 +69,7 @@ async def run(nats_url: str, scenario: Scenario, transport: str) -> tuple[list[s
     project = f"prop-{uuid.uuid4().hex[:10]}"
     published = [event(project, type_, aggregate) for type_, aggregate in scenario.events]
     split = min(scenario.before_connect, len(published))
-    token = __import__("runwire.auth", fromlist=["issue_token"]).issue_token(SECRET, "prop", [project])
+    token = __import__("runwire.web.auth", fromlist=["issue_token"]).issue_token(SECRET, "prop", [project])
     app = create_app(settings_for(nats_url, client_queue_events=4))
     async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
 

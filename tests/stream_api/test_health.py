@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from runwire.embedded_nats import EmbeddedNats
-from runwire.settings import Settings
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.ops.settings import Settings
 from runwire_stream_api.app import create_app
 from tests.support.http_server import serving
 

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.envelope import encode_event, new_event
+from runwire.contract.envelope import encode_event, new_event
 from tests.stream_api.conftest import StartAPI, StreamAPI
 from tests.support.stream_clients import poll, sse, ws, ws_read
 

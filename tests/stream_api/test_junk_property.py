@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 
-from runwire.auth import issue_token
-from runwire.connection import connect_nats
-from runwire.envelope import encode_event, new_event
+from runwire.contract.envelope import encode_event, new_event
+from runwire.jetstream.connection import connect_nats
+from runwire.web.auth import issue_token
 from runwire_stream_api.app import create_app
 from tests.stream_api.conftest import SECRET, settings_for
 from tests.support.http_server import serving

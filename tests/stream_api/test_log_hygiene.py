@@ -6,7 +6,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from runwire.auth import issue_token
+from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, APIProcess
 from tests.support.eventually import eventually
 from tests.support.stream_clients import sse, ws

@@ -7,7 +7,7 @@ from email.message import Message
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from runwire.telemetry import disabled
+from runwire.ops.telemetry import disabled
 from runwire_stream_api.latency import MAX_PROJECT_LABELS, OTHER_PROJECTS, LatencyRecorder
 from tests.stream_api.conftest import StartAPI, event
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nats
 
-from runwire.embedded_nats import EmbeddedNats
-from runwire.event_store import EventStore, StreamSettings
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.jetstream.event_store import EventStore, StreamSettings
 from tests.stream_api.conftest import StartAPI, StreamAPI, event
 from tests.support.stream_clients import sse
 

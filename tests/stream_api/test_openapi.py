@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from runwire.envelope import json_schema
-from runwire.problems import PROBLEM_JSON
+from runwire.contract.envelope import json_schema
+from runwire.web.problems import PROBLEM_JSON
 from tests.stream_api.conftest import StreamAPI, event
 
 PUBLISH = "/v1/projects/{project}/events"

@@ -9,7 +9,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from runwire.auth import issue_token
+from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, APIProcess
 from tests.support.stream_clients import sse, ws
 

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from runwire.auth import issue_token
-from runwire.telemetry import export_configured, with_sdk
+from runwire.ops.telemetry import export_configured, with_sdk
+from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event, free_port
 from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
 from tests.support.stream_clients import sse

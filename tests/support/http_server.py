@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from litestar import Litestar
 
-from runwire.serve import WebSocketProtocol, run_shutdown_hooks
+from runwire.web.serve import WebSocketProtocol, run_shutdown_hooks
 
 
 class _QuietServer(uvicorn.Server):

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from runwire.embedded_nats import EmbeddedNats
+from runwire.jetstream.embedded_nats import EmbeddedNats
 
 
 def docker_engine_answers() -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import auth, types_of, wait_for_type
 
 DONE = ("workflow.run.completed", "workflow.run.failed", "workflow.run.cancelled")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runwire.envelope import new_event
+from runwire.contract.envelope import new_event
 from runwire_workflow.children import child_id, job_ids, reaction
 from runwire_workflow.domain.commands import CompleteNode, FailNode, RecordChildState, WorkflowCommand
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runwire.rejections import IdempotencyConflict, InvalidTransition, NotFound, Rejected
+from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound, Rejected
 from runwire_workflow.domain.commands import (
     CancelRun,
     CompleteNode,

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runwire.event_store import EventStore
+from runwire.jetstream.event_store import EventStore
 from tests.integration.domain_services import ServiceProcess, auth, types_of, wait_for_type
 from tests.workflow.conftest import SLOW_INGEST, children
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from runwire.event_store import EventStore, StoredEvent
+from runwire.jetstream.event_store import EventStore, StoredEvent
 from runwire_workflow.app import create_app as workflow_app
 from tests.integration.domain_services import auth, eventually, settings_for, types_of, wait_for_type
 from tests.support.http_server import serving

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from runwire.envelope import Token
+from runwire.contract.envelope import Token
 from runwire_agent.domain.events import RunStatus
 from runwire_agent.domain.state import Approval, Message, Run, Step
 

@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from runwire.aggregate import EventCodec, Repository
-from runwire.background import KeyedTasks
-from runwire.chunk_store import ChunkStore
-from runwire.commands import CancelCommand, CommandHandler, serving_commands
-from runwire.service_app import ServiceContext, domain_service_app
-from runwire.settings import Settings
+from runwire.es.aggregate import EventCodec, Repository
+from runwire.es.background import KeyedTasks
+from runwire.jetstream.chunk_store import ChunkStore
+from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
+from runwire.ops.settings import Settings
+from runwire.web.service_app import ServiceContext, domain_service_app
 from runwire_agent.api import CreateRunCommand
 from runwire_agent.config import AgentConfig, load_config
 from runwire_agent.deterministic_policy import DeterministicPolicy

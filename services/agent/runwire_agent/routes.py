@@ -9,8 +9,8 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from runwire.auth import Principal, project_guard
-from runwire.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
+from runwire.web.auth import Principal, project_guard
+from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
 from runwire_agent.api import (
     ApproveRequest,
     CreateRunRequest,

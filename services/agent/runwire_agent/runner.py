@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from runwire.aggregate import Repository
-from runwire.rejections import Rejected
+from runwire.contract.rejections import Rejected
+from runwire.es.aggregate import Repository
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import (
     AgentCommand,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from runwire.aggregate import Loaded, Repository, load_existing
-from runwire.background import KeyedTasks
-from runwire.commands import CancelCommand
-from runwire.ids import fingerprint
-from runwire.recovery import resume_unfinished
-from runwire.rejections import InvalidCommand
+from runwire.contract.ids import fingerprint
+from runwire.contract.rejections import InvalidCommand
+from runwire.es.aggregate import Loaded, Repository, load_existing
+from runwire.es.background import KeyedTasks
+from runwire.es.recovery import resume_unfinished
+from runwire.jetstream.commands import CancelCommand
 from runwire_agent.api import CreateRunCommand, CreateRunRequest, RunView, run_view
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import AgentCommand, AppendMessage, Approve, CancelRun, CreateRun, Reject

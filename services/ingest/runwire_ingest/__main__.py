@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runwire.service_app import run_domain_service
+from runwire.web.service_app import run_domain_service
 from runwire_ingest.app import PORT_OFFSET, create_app
 from runwire_ingest.config import load_config
 

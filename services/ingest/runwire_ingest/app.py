@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from runwire.aggregate import EventCodec, Repository
-from runwire.background import KeyedTasks
-from runwire.chunk_store import ChunkStore
-from runwire.commands import CancelCommand, CommandHandler, serving_commands
-from runwire.service_app import ServiceContext, domain_service_app
-from runwire.settings import Settings
+from runwire.es.aggregate import EventCodec, Repository
+from runwire.es.background import KeyedTasks
+from runwire.jetstream.chunk_store import ChunkStore
+from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
+from runwire.ops.settings import Settings
+from runwire.web.service_app import ServiceContext, domain_service_app
 from runwire_ingest.api import CreateJobCommand
 from runwire_ingest.config import IngestConfig, load_config
 from runwire_ingest.domain.events import SOURCE, JobEvent

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from runwire.tunables import load_tunables
+from runwire.ops.tunables import load_tunables
 
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=60)]
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from runwire.aggregate import Repository
-from runwire.chunk_store import BUCKET, ChunkStore
-from runwire.rejections import Rejected
+from runwire.contract.rejections import Rejected
+from runwire.es.aggregate import Repository
+from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
 from runwire_ingest.domain.decide import decide

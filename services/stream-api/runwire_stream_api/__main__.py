@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from runwire.serve import configure_logging, serve
-from runwire.settings import SettingsError, load_settings
-from runwire.telemetry import from_environment, install_globally
+from runwire.ops.settings import SettingsError, load_settings
+from runwire.ops.telemetry import from_environment, install_globally
+from runwire.web.serve import configure_logging, serve
 from runwire_stream_api.app import create_app
 
 

@@ -13,16 +13,16 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from runwire.connection import connect_nats
-from runwire.event_store import EventStore, stream_settings
-from runwire.header_limits import header_limits
-from runwire.health import healthz, readyz
-from runwire.problems import ProblemError, exception_handlers
-from runwire.request_body import BodyCheckedRequest
-from runwire.serve import add_drain, add_shutdown_hook
-from runwire.settings import Settings, SettingsError
-from runwire.store_errors import store_error_handlers
-from runwire.telemetry import Telemetry, disabled, http_tracing
+from runwire.jetstream.connection import connect_nats
+from runwire.jetstream.event_store import EventStore, stream_settings
+from runwire.ops.settings import Settings, SettingsError
+from runwire.ops.telemetry import Telemetry, disabled, http_tracing
+from runwire.web.header_limits import header_limits
+from runwire.web.health import healthz, readyz
+from runwire.web.problems import ProblemError, exception_handlers
+from runwire.web.request_body import BodyCheckedRequest
+from runwire.web.serve import add_drain, add_shutdown_hook
+from runwire.web.store_errors import store_error_handlers
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
 from runwire_stream_api.fanout import Hub

@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from runwire.event_store import EventStore
-from runwire.filters import EventFilter
-from runwire.stream_reader import StreamReader
-from runwire.subjects import parse_unchecked
+from runwire.contract.filters import EventFilter
+from runwire.contract.subjects import parse_unchecked
+from runwire.jetstream.event_store import EventStore
+from runwire.jetstream.stream_reader import StreamReader
 from runwire_stream_api.frames import EventFrames, single_line_json
 
 if TYPE_CHECKING:

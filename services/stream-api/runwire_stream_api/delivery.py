@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from opentelemetry.trace import SpanKind
 
-from runwire.telemetry import Telemetry
+from runwire.ops.telemetry import Telemetry
 from runwire_stream_api.frames import EventFrames
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import Tally
@@ -66,7 +66,7 @@ class DeliveryRecorder:
                 "messaging.operation.name": "deliver",
                 "messaging.message.id": frames.event_id,
                 "runwire.transport": self._transport,
-                "runwire.cursor": str(frames.seq),
+                "runwire.contract.cursor": str(frames.seq),
             },
             start_time=started_ns,
         )

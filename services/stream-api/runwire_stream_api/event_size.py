@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from runwire.envelope import CloudEvent, encode_event
-from runwire.problems import ProblemError
+from runwire.contract.envelope import CloudEvent, encode_event
+from runwire.web.problems import ProblemError
 
 # Room for what is added on the way to NATS: the message headers and a stamped `time`.
 HEADROOM_BYTES: Final = 4096

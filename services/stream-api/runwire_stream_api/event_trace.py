@@ -13,10 +13,10 @@ from litestar import get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from runwire.auth import project_guard
-from runwire.cursor import CursorError, format_cursor, parse_cursor
-from runwire.problems import ProblemError, invalid_field
-from runwire.telemetry import trace_id_of
+from runwire.contract.cursor import CursorError, format_cursor, parse_cursor
+from runwire.ops.telemetry import trace_id_of
+from runwire.web.auth import project_guard
+from runwire.web.problems import ProblemError, invalid_field
 from runwire_stream_api.runtime import Runtime
 
 

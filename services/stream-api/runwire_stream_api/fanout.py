@@ -16,10 +16,10 @@ from nats.aio.client import Client as NATS
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from runwire.event_store import EventStore
-from runwire.stream_reader import StoredMessage, StreamReader
-from runwire.subjects import STREAM_SUBJECTS
-from runwire.telemetry import Telemetry, context_from
+from runwire.contract.subjects import STREAM_SUBJECTS
+from runwire.jetstream.event_store import EventStore
+from runwire.jetstream.stream_reader import StoredMessage, StreamReader
+from runwire.ops.telemetry import Telemetry, context_from
 from runwire_stream_api.frames import EventFrames, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
 from runwire_stream_api.latency import LatencyRecorder
@@ -149,7 +149,7 @@ class Hub:
             "messaging.message.id": frames.event_id,
             "messaging.operation.type": "receive",
             "messaging.operation.name": "receive",
-            "runwire.cursor": str(frames.seq),
+            "runwire.contract.cursor": str(frames.seq),
         }
         receive = tracer.start_span(
             f"receive {message.subject}",
@@ -167,7 +167,7 @@ class Hub:
                 "messaging.operation.type": "process",
                 "messaging.operation.name": "fanout",
                 "runwire.recipients": frames.recipients,
-                "runwire.cursor": str(frames.seq),
+                "runwire.contract.cursor": str(frames.seq),
             },
             start_time=frames.received_ns,
         )

@@ -11,7 +11,7 @@ from typing import Final
 import msgspec
 from opentelemetry.context import Context
 
-from runwire.cursor import format_cursor
+from runwire.contract.cursor import format_cursor
 
 HEARTBEAT: Final = b": heartbeat\n\n"
 SSE_PREAMBLE: Final = b"retry: 2000\n: connected\n\n"

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import msgspec
 
-from runwire.envelope import CloudEvent, EnvelopeError, decode_event, decode_events
+from runwire.contract.envelope import CloudEvent, EnvelopeError, decode_event, decode_events
 
 BINARY_PREFIX: Final = "ce-"
 # The binary-mode headers of the attributes runwire knows, which cross-origin pages may send.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from runwire.filters import EventFilter, compile_pattern
+from runwire.contract.filters import EventFilter, compile_pattern
 from runwire_stream_api.frames import EventFrames
 
 

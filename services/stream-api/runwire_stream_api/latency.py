@@ -16,7 +16,7 @@ from opentelemetry.metrics import Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from runwire.telemetry import LATENCY_BUCKETS, Telemetry
+from runwire.ops.telemetry import LATENCY_BUCKETS, Telemetry
 from runwire_stream_api.frames import EventFrames
 
 WINDOW_SECONDS: Final = 10

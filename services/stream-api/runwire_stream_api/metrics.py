@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from runwire.stored_check import Invalid
+from runwire.contract.stored_check import Invalid
 
 TRANSPORTS = ("sse", "ws", "poll")
 

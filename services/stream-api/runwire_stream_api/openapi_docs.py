@@ -24,8 +24,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from runwire.envelope import CloudEvent, json_schema
-from runwire.openapi import COMPONENT_REF, complete_openapi, lift_json_schema, problem_responses
+from runwire.contract.envelope import CloudEvent, json_schema
+from runwire.web.openapi import COMPONENT_REF, complete_openapi, lift_json_schema, problem_responses
 
 SSE_PATH: Final = "/v1/projects/{project}/events/stream"
 WS_PATH: Final = "/v1/projects/{project}/events/ws"

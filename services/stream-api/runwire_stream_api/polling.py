@@ -17,9 +17,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from runwire.auth import project_guard
-from runwire.cursor import format_cursor
-from runwire.openapi import also_answers
+from runwire.contract.cursor import format_cursor
+from runwire.web.auth import project_guard
+from runwire.web.openapi import also_answers
 from runwire_stream_api.client_stream import IDLE, ClientStream, Reset
 from runwire_stream_api.frames import EventFrames
 from runwire_stream_api.openapi_docs import PollPage

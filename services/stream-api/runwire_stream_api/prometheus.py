@@ -13,8 +13,8 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
 
-from runwire.auth import token_from, unauthorized
-from runwire.openapi import also_answers
+from runwire.web.auth import token_from, unauthorized
+from runwire.web.openapi import also_answers
 from runwire_stream_api.runtime import Runtime
 
 

@@ -16,12 +16,12 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
-from runwire.auth import project_guard
-from runwire.cursor import format_cursor
-from runwire.envelope import CloudEvent, EnvelopeError
-from runwire.event_store import StoreError
-from runwire.openapi import also_answers
-from runwire.problems import ProblemError, invalid_field
+from runwire.contract.cursor import format_cursor
+from runwire.contract.envelope import CloudEvent, EnvelopeError
+from runwire.jetstream.event_store import StoreError
+from runwire.web.auth import project_guard
+from runwire.web.openapi import also_answers
+from runwire.web.problems import ProblemError, invalid_field
 from runwire_stream_api.event_size import check_event_sizes
 from runwire_stream_api.http_binding import BINARY_PREFIX, UnsupportedFormat, read_events
 from runwire_stream_api.openapi_docs import PublishBody

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 
-from runwire.cursor import format_cursor
-from runwire.event_store import EventStore
-from runwire.filters import EventFilter
-from runwire.problems import ProblemError
-from runwire.settings import Settings
-from runwire.telemetry import Telemetry
+from runwire.contract.cursor import format_cursor
+from runwire.contract.filters import EventFilter
+from runwire.jetstream.event_store import EventStore
+from runwire.ops.settings import Settings
+from runwire.ops.telemetry import Telemetry
+from runwire.web.problems import ProblemError
 from runwire_stream_api.client_stream import ClientStream
 from runwire_stream_api.delivery import DeliveryRecorder
 from runwire_stream_api.fanout import Hub

@@ -18,8 +18,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.types import Receive, Scope, Send
 
-from runwire.auth import project_guard
-from runwire.openapi import also_answers
+from runwire.web.auth import project_guard
+from runwire.web.openapi import also_answers
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset

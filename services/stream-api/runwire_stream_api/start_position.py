@@ -11,9 +11,9 @@ from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 
-from runwire.cursor import CursorError, parse_cursor
-from runwire.event_store import EventStore
-from runwire.problems import invalid_field
+from runwire.contract.cursor import CursorError, parse_cursor
+from runwire.jetstream.event_store import EventStore
+from runwire.web.problems import invalid_field
 
 _aware = msgspec.json.Decoder(Annotated[datetime, msgspec.Meta(tz=True)])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get
 from litestar.datastructures import State
 
-from runwire.auth import project_guard
+from runwire.web.auth import project_guard
 from runwire_stream_api.runtime import Runtime
 
 

@@ -8,8 +8,8 @@ import msgspec
 from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
-from runwire.filters import EventFilter, FilterError, parse_filter
-from runwire.problems import invalid_field
+from runwire.contract.filters import EventFilter, FilterError, parse_filter
+from runwire.web.problems import invalid_field
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.start_position import resolve_start
 

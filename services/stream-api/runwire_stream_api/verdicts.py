@@ -12,9 +12,9 @@ import logging
 from collections import OrderedDict
 from typing import Final
 
-from runwire.envelope import CloudEvent
-from runwire.stored_check import Rejected, check_stored
-from runwire.stream_reader import StoredMessage
+from runwire.contract.envelope import CloudEvent
+from runwire.contract.stored_check import Rejected, check_stored
+from runwire.jetstream.stream_reader import StoredMessage
 from runwire_stream_api.metrics import StreamMetrics
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
 
-from runwire.auth import authenticate, authorize
-from runwire.problems import PROBLEM_JSON, Problem, ProblemError
-from runwire.store_errors import STORE_UNAVAILABLE, store_unavailable
+from runwire.web.auth import authenticate, authorize
+from runwire.web.problems import PROBLEM_JSON, Problem, ProblemError
+from runwire.web.store_errors import STORE_UNAVAILABLE, store_unavailable
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset
 from runwire_stream_api.runtime import Runtime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runwire.service_app import run_domain_service
+from runwire.web.service_app import run_domain_service
 from runwire_workflow.app import PORT_OFFSET, create_app
 from runwire_workflow.config import load_config
 

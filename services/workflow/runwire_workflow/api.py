@@ -8,7 +8,7 @@ from typing import Annotated, Any, Final
 import msgspec
 import msgspec.yaml
 
-from runwire.undecodable import UNDECODABLE, undecodable_reason
+from runwire.contract.undecodable import UNDECODABLE, undecodable_reason
 from runwire_workflow.domain.definition import (
     Definition,
     DefinitionError,

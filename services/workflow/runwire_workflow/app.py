@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from runwire.aggregate import EventCodec, Repository
-from runwire.service_app import ServiceContext, domain_service_app
-from runwire.settings import Settings
+from runwire.es.aggregate import EventCodec, Repository
+from runwire.ops.settings import Settings
+from runwire.web.service_app import ServiceContext, domain_service_app
 from runwire_workflow.config import WorkflowConfig, load_config
 from runwire_workflow.dispatch import Dispatcher
 from runwire_workflow.domain.events import SOURCE, WorkflowEvent

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from runwire.envelope import CloudEvent
+from runwire.contract.envelope import CloudEvent
 from runwire_workflow.domain.commands import CompleteNode, FailNode, RecordChildState, WorkflowCommand
 
 # The child event types the process manager reads, as type patterns.

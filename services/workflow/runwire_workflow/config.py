@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from runwire.tunables import load_tunables
+from runwire.ops.tunables import load_tunables
 
 
 class WorkflowConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,7 +11,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from runwire.commands import CancelCommand, command_subject, send_command
+from runwire.jetstream.commands import CancelCommand, command_subject, send_command
 from runwire_agent.api import CreateRunCommand, RunView
 from runwire_ingest.api import CreateJobCommand, JobView
 from runwire_workflow.children import job_ids

@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
 
-from runwire.aggregate import Loaded, Repository
-from runwire.background import KeyedTasks
-from runwire.commands import CommandFailed, CommandUnavailable
-from runwire.envelope import CloudEvent
-from runwire.event_store import STREAM_NAME, StoreError
-from runwire.recovery import open_aggregates
-from runwire.rejections import Rejected
-from runwire.stored_check import stored_event
-from runwire.stream_reader import StreamReader
-from runwire.subjects import ROOT, parse_unchecked
+from runwire.contract.envelope import CloudEvent
+from runwire.contract.rejections import Rejected
+from runwire.contract.stored_check import stored_event
+from runwire.contract.subjects import ROOT, parse_unchecked
+from runwire.es.aggregate import Loaded, Repository
+from runwire.es.background import KeyedTasks
+from runwire.es.recovery import open_aggregates
+from runwire.jetstream.commands import CommandFailed, CommandUnavailable
+from runwire.jetstream.event_store import STREAM_NAME, StoreError
+from runwire.jetstream.stream_reader import StreamReader
 from runwire_workflow.children import CHILD_EVENT_PATTERNS, child_id, reaction
 from runwire_workflow.config import WorkflowConfig
 from runwire_workflow.dispatch import Dispatcher

@@ -11,8 +11,8 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, JSONBody
 
-from runwire.auth import Principal, project_guard
-from runwire.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
+from runwire.web.auth import Principal, project_guard
+from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
 from runwire_workflow.api import (
     ApproveRequest,
     RejectRequest,

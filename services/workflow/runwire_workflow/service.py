@@ -6,8 +6,8 @@ import dataclasses
 
 import msgspec
 
-from runwire.aggregate import Loaded, Repository, load_existing
-from runwire.ids import fingerprint
+from runwire.contract.ids import fingerprint
+from runwire.es.aggregate import Loaded, Repository, load_existing
 from runwire_workflow.api import RunView, run_view
 from runwire_workflow.domain.commands import CancelRun, CreateRun, DecideGate
 from runwire_workflow.domain.definition import Definition

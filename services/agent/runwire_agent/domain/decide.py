@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runwire.rejections import IdempotencyConflict, InvalidTransition, NotFound
+from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound
 from runwire_agent.domain.commands import (
     AgentCommand,
     AppendMessage,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from runwire.chunk_store import ChunkStore
+from runwire.jetstream.chunk_store import ChunkStore
 from runwire_agent.domain.events import Risk
 from runwire_agent.tools.toolbox import ToolContext, ToolFailed
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runwire.rejections import IdempotencyConflict, InvalidCommand, InvalidTransition, NotFound
+from runwire.contract.rejections import IdempotencyConflict, InvalidCommand, InvalidTransition, NotFound
 from runwire_ingest.domain.commands import (
     CancelJob,
     CompleteJob,

@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from runwire.aggregate import DomainEvent
+from runwire.es.aggregate import DomainEvent
 
 Stage = Literal["PREPROCESSING", "CHUNKING", "INDEXING"]
 STAGES: tuple[Stage, ...] = ("PREPROCESSING", "CHUNKING", "INDEXING")

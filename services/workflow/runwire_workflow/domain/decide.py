@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from runwire.rejections import IdempotencyConflict, InvalidTransition, NotFound
+from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound
 from runwire_workflow.domain.commands import (
     CancelRun,
     CompleteNode,

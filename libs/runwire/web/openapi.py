@@ -30,17 +30,17 @@ from litestar.openapi.spec import (
 )
 from litestar.routes import HTTPRoute
 
-from runwire.auth import project_guard
-from runwire.envelope import TOKEN_PATTERN
-from runwire.ids import IDEMPOTENCY_KEY_HEADER
-from runwire.problems import PROBLEM_JSON, FieldProblem, Problem
+from runwire.contract.envelope import TOKEN_PATTERN
+from runwire.contract.ids import IDEMPOTENCY_KEY_HEADER
+from runwire.web.auth import project_guard
+from runwire.web.problems import PROBLEM_JSON, FieldProblem, Problem
 
 PROBLEM_SCHEMA: Final = "ProblemDetails"
 COMPONENT_REF: Final = "#/components/schemas/"
 # Request headers over the server's limit (count or size) are refused before any route runs.
 HEADERS_TOO_LARGE: Final = 431
 _OPT_KEY: Final = "runwire_also_answers"
-# What every route checks `{project}` against (runwire.subjects.check_token), so clients can too.
+# What every route checks `{project}` against (runwire.contract.subjects.check_token), so clients can too.
 PROJECT_SCHEMA: Final = Schema(type=OpenAPIType.STRING, pattern=TOKEN_PATTERN)
 # The dependency a domain service's routes use to reach its repositories (the event store).
 _STORE_DEPENDENCY: Final = "runtime"

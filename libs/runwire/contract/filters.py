@@ -14,7 +14,7 @@ from typing import Final
 
 import msgspec
 
-from runwire.subjects import ROOT, EventSubject, SubjectError, check_token
+from runwire.contract.subjects import ROOT, EventSubject, SubjectError, check_token
 
 MAX_TYPES: Final = 64
 MAX_AGGREGATES: Final = 256

@@ -6,9 +6,9 @@ from __future__ import annotations
 from litestar import get
 from litestar.datastructures import State
 
-from runwire.event_store import EventStore, StoreError
-from runwire.openapi import also_answers
-from runwire.problems import ProblemError
+from runwire.jetstream.event_store import EventStore, StoreError
+from runwire.web.openapi import also_answers
+from runwire.web.problems import ProblemError
 
 
 def not_ready(detail: str) -> ProblemError:

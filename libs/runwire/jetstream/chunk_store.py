@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
-from runwire.stream_reader import StreamReader
+from runwire.jetstream.stream_reader import StreamReader
 
 BUCKET: Final = "runwire-chunks"
 MAX_CHUNK_BYTES: Final = 64 * 1024

@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import httpx
 
-from runwire.auth import issue_token, read_dev_secret
-from runwire.readiness import not_ready_reason, wait_until_ready
-from runwire.settings import Settings, SettingsError, load_settings
+from runwire.ops.settings import Settings, SettingsError, load_settings
+from runwire.web.auth import issue_token, read_dev_secret
+from runwire_dev.readiness import not_ready_reason, wait_until_ready
 
 DOCUMENT: Final = """\
 Foxes are small to medium-sized omnivorous mammals of the dog family. The red fox is the largest

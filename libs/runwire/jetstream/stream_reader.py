@@ -21,7 +21,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from runwire.connection import RunwireNATS
+from runwire.jetstream.connection import RunwireNATS
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from runwire.undecodable import UNDECODABLE, undecodable_reason
+from runwire.contract.undecodable import UNDECODABLE, undecodable_reason
 
 # Every pattern ends in `$(?!\n)`: Python's `$` (which msgspec and Python JSON Schema validators
 # use) also matches before a final newline, ECMA-262's does not; the lookahead makes both strict.

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 
 from nats.aio.client import Client as NATS
 
-from runwire.event_store import STREAM_NAME
-from runwire.stream_reader import StreamReader
-from runwire.subjects import ROOT, parse_unchecked
+from runwire.contract.subjects import ROOT, parse_unchecked
+from runwire.jetstream.event_store import STREAM_NAME
+from runwire.jetstream.stream_reader import StreamReader
 
 log = logging.getLogger(__name__)
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Final, Protocol
 
-from runwire.auth import dev_secret, issue_token
-from runwire.backoff import Backoff
-from runwire.connection import connect_nats
-from runwire.embedded_nats import EmbeddedNats, EmbeddedNatsError
-from runwire.event_store import EventStore, stream_settings
-from runwire.nats_port import nats_port, port_file
-from runwire.readiness import not_ready_reason
-from runwire.settings import Settings, SettingsError, load_settings
+from runwire.jetstream.connection import connect_nats
+from runwire.jetstream.embedded_nats import EmbeddedNats, EmbeddedNatsError
+from runwire.jetstream.event_store import EventStore, stream_settings
+from runwire.jetstream.nats_port import nats_port, port_file
+from runwire.ops.settings import Settings, SettingsError, load_settings
+from runwire.web.auth import dev_secret, issue_token
+from runwire_dev.backoff import Backoff
+from runwire_dev.readiness import not_ready_reason
 
 READY_TIMEOUT_SECONDS: Final = 60.0
 TICK_SECONDS: Final = 0.1

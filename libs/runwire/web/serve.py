@@ -21,8 +21,8 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from runwire import redaction
-from runwire.settings import Settings
+from runwire.ops import redaction
+from runwire.ops.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import nats.js.errors
 from litestar import Request, Response
 from litestar.types import ExceptionHandlersMap
 
-from runwire.event_store import StoreError
-from runwire.problems import ProblemError, exception_handlers
+from runwire.jetstream.event_store import StoreError
+from runwire.web.problems import ProblemError, exception_handlers
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from runwire.envelope import Token
-from runwire.rejections import Rejected
+from runwire.contract.envelope import Token
+from runwire.contract.rejections import Rejected
 
 log = logging.getLogger(__name__)
 

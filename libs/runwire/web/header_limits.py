@@ -12,7 +12,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from runwire.problems import PROBLEM_JSON, TYPE_PREFIX, Problem, ProblemError
+from runwire.web.problems import PROBLEM_JSON, TYPE_PREFIX, Problem, ProblemError
 
 MAX_HEADER_LINE_BYTES: Final = 8 * 1024
 MAX_HEADER_TOTAL_BYTES: Final = 64 * 1024

@@ -1,6 +1,6 @@
 """Service-specific tunables (chunk sizes, delays) from `RUNWIRE_<SERVICE>_*` environment variables.
 
-`runwire.settings.Settings` holds what every process shares; each domain service declares its own
+`runwire.ops.settings.Settings` holds what every process shares; each domain service declares its own
 few knobs as a msgspec Struct and reads them here, validated at start like the shared settings.
 """
 
@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import msgspec
 
-from runwire.settings import environment_values
+from runwire.ops.settings import environment_values
 
 T = TypeVar("T", bound=msgspec.Struct)
 

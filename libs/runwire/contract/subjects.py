@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-from runwire.envelope import PROJECT_WIDE, TOKEN_PATTERN, TYPE_PATTERN, CloudEvent
+from runwire.contract.envelope import PROJECT_WIDE, TOKEN_PATTERN, TYPE_PATTERN, CloudEvent
 
 ROOT: Final = "events"
 STREAM_SUBJECTS: Final = f"{ROOT}.>"

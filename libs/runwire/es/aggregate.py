@@ -21,11 +21,11 @@ from typing import Any, Final, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
-from runwire.envelope import TOKEN_PATTERN, CloudEvent, new_event
-from runwire.event_store import ConcurrencyError, EventStore, StoreError
-from runwire.filters import make_filter
-from runwire.rejections import NotFound
-from runwire.stored_check import stored_event
+from runwire.contract.envelope import TOKEN_PATTERN, CloudEvent, new_event
+from runwire.contract.filters import make_filter
+from runwire.contract.rejections import NotFound
+from runwire.contract.stored_check import stored_event
+from runwire.jetstream.event_store import ConcurrencyError, EventStore, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 import msgspec
 
-from runwire.envelope import CloudEvent, decode_event
-from runwire.stream_reader import StoredMessage
+from runwire.contract.envelope import CloudEvent, decode_event
 
 log = logging.getLogger(__name__)
 
 DETAIL_LIMIT: Final = 200
 REPORTED_LIMIT: Final = 4096
+
+
+class StoredMessage(Protocol):
+    """What the check needs of a stored message (the JetStream adapter's messages have it)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 class Invalid(StrEnum):

@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from runwire.rejections import InvalidCommand
+from runwire.contract.rejections import InvalidCommand
 
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 ID_NAMESPACE: Final = uuid.UUID("0c7b7d42-96a4-4a4f-8a8e-6c1f3f0f4b25")

@@ -17,7 +17,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from runwire.problems import ProblemError
+from runwire.web.problems import ProblemError
 
 ALGORITHM: Final = "HS256"
 ALL_PROJECTS: Final = "*"

@@ -23,13 +23,13 @@ from nats.aio.client import Client as NATS
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
-from runwire import subjects
-from runwire.envelope import CloudEvent, decode_event, encode_event
-from runwire.filters import EventFilter
-from runwire.settings import Settings
-from runwire.stored_check import stored_event
-from runwire.stream_reader import StoredMessage, StreamReader
-from runwire.telemetry import Telemetry, context_from, current_traceparent, global_telemetry
+from runwire.contract import subjects
+from runwire.contract.envelope import CloudEvent, decode_event, encode_event
+from runwire.contract.filters import EventFilter
+from runwire.contract.stored_check import stored_event
+from runwire.jetstream.stream_reader import StoredMessage, StreamReader
+from runwire.ops.settings import Settings
+from runwire.ops.telemetry import Telemetry, context_from, current_traceparent, global_telemetry
 
 STREAM_NAME: Final = "EVENTS"
 MAX_BATCH: Final = 1000
@@ -374,7 +374,7 @@ class EventStore:
         finally:
             for index, span in enumerate(sending.spans):
                 if index < len(sending.seqs):
-                    span.set_attribute("runwire.cursor", str(sending.seqs[index]))
+                    span.set_attribute("runwire.contract.cursor", str(sending.seqs[index]))
                 if error is not None:
                     span.record_exception(error)
                     span.set_status(StatusCode.ERROR, str(error))

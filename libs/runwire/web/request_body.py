@@ -10,8 +10,8 @@ from typing import Any
 
 from litestar import Request
 
-from runwire.problems import invalid_field
-from runwire.undecodable import UNDECODABLE, undecodable_reason
+from runwire.contract.undecodable import UNDECODABLE, undecodable_reason
+from runwire.web.problems import invalid_field
 
 
 class BodyCheckedRequest(Request[Any, Any, Any]):

@@ -24,21 +24,21 @@ from litestar.params import HeaderParameter
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
-from runwire.connection import connect_nats
-from runwire.event_store import EventStore, stream_settings
-from runwire.header_limits import header_limits
-from runwire.health import healthz, readyz
-from runwire.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
-from runwire.openapi import complete_openapi
-from runwire.problems import ProblemError, exception_handlers, invalid_field
-from runwire.rejections import Rejected
-from runwire.request_body import BodyCheckedRequest
-from runwire.serve import configure_logging, serve
-from runwire.settings import Settings, SettingsError, load_settings
-from runwire.store_errors import store_error_handlers
-from runwire.subjects import SubjectError, check_token
-from runwire.telemetry import from_environment, global_telemetry, http_tracing, install_globally
-from runwire.tunables import TunablesError
+from runwire.contract.ids import IDEMPOTENCY_KEY_HEADER, check_idempotency_key, keyed_id, new_id
+from runwire.contract.rejections import Rejected
+from runwire.contract.subjects import SubjectError, check_token
+from runwire.jetstream.connection import connect_nats
+from runwire.jetstream.event_store import EventStore, stream_settings
+from runwire.ops.settings import Settings, SettingsError, load_settings
+from runwire.ops.telemetry import from_environment, global_telemetry, http_tracing, install_globally
+from runwire.ops.tunables import TunablesError
+from runwire.web.header_limits import header_limits
+from runwire.web.health import healthz, readyz
+from runwire.web.openapi import complete_openapi
+from runwire.web.problems import ProblemError, exception_handlers, invalid_field
+from runwire.web.request_body import BodyCheckedRequest
+from runwire.web.serve import configure_logging, serve
+from runwire.web.store_errors import store_error_handlers
 
 
 @dataclass(frozen=True)

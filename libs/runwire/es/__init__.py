@@ -1,0 +1,1 @@
+"""The event-sourcing kit the domain services are built on: repository, application loop, followers."""

@@ -1,9 +1,0 @@
-"""`python -m runwire.schemas`: regenerate cloudevent.json from the envelope's msgspec Structs."""
-
-import json
-
-from runwire.envelope import json_schema
-from runwire.schemas import CLOUDEVENT_SCHEMA
-
-CLOUDEVENT_SCHEMA.write_text(json.dumps(json_schema(), indent=2) + "\n")
-print(f"wrote {CLOUDEVENT_SCHEMA}")

@@ -1,0 +1,1 @@
+"""The Litestar chassis every service shares: app shape, auth, problem+json, limits, health, serving."""

@@ -1,0 +1,1 @@
+"""Developer tooling, not a library: `make run`'s supervisor and `make demo`."""
