@@ -8,7 +8,8 @@ import httpx
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.jetstream.chunk_store import Chunk, ChunkStore
+from runwire.contract.chunks import Chunk
+from runwire.jetstream.chunk_store import ChunkStore
 from runwire_agent.app import create_app
 from runwire_agent.config import AgentConfig
 from tests.integration.domain_services import auth, settings_for

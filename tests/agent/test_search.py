@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
-from runwire.jetstream.chunk_store import Chunk, ChunkStore
+from runwire.contract.chunks import Chunk
+from runwire.jetstream.chunk_store import ChunkStore
 from runwire_agent.tools.search_tool import SearchTool, score, snippet, terms
 from runwire_agent.tools.toolbox import ToolContext, ToolFailed
 

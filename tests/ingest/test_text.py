@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from runwire.jetstream.chunk_store import Chunk
+from runwire.contract.chunks import Chunk
 from runwire_ingest.domain.text import normalise, split
 
 

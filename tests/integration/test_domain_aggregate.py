@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from runwire.contract.domain_event import DomainEvent, EventCodec
 from runwire.contract.rejections import InvalidTransition, NotFound
-from runwire.es.aggregate import DomainEvent, EventCodec, Repository, load_existing
+from runwire.es.aggregate import Repository, load_existing
 from runwire.jetstream.event_store import EventStore
 from runwire.ops.tunables import TunablesError, load_tunables
 

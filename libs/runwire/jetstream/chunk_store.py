@@ -16,27 +16,12 @@ from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
+from runwire.contract.chunks import MAX_CHUNK_BYTES, Chunk, chunk_key
 from runwire.jetstream.stream_reader import StreamReader
-
-BUCKET: Final = "runwire-chunks"
-MAX_CHUNK_BYTES: Final = 64 * 1024
-
-
-class Chunk(msgspec.Struct, frozen=True):
-    """One piece of a normalised document: its position and text."""
-
-    index: int
-    start: int
-    end: int
-    text: str
-
 
 _decoder = msgspec.json.Decoder(Chunk)
 
-
-def chunk_key(project: str, job: str, index: int) -> str:
-    """The key of chunk `index` of a job: sortable, and one subject-filter level per part."""
-    return f"{project}.{job}.{index:06d}"
+BUCKET: Final = "runwire-chunks"
 
 
 class ChunkStore:

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from runwire.es.aggregate import EventCodec, Repository
+from runwire.contract.domain_event import EventCodec
+from runwire.es.aggregate import Repository
 from runwire.es.background import KeyedTasks
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands

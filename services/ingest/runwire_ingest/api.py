@@ -7,8 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from runwire.contract.chunks import Chunk
 from runwire.contract.envelope import Token
-from runwire.jetstream.chunk_store import Chunk
 from runwire_ingest.domain.events import Counts, Stage
 from runwire_ingest.domain.state import Job, JobStatus
 

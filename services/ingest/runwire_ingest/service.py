@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from runwire.contract.chunks import Chunk
 from runwire.contract.ids import fingerprint
 from runwire.es.aggregate import Loaded, Repository, load_existing
 from runwire.es.background import KeyedTasks
 from runwire.es.recovery import resume_unfinished
-from runwire.jetstream.chunk_store import Chunk, ChunkStore
+from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand
 from runwire_ingest.api import CreateJobCommand, CreateJobRequest, JobView, job_view
 from runwire_ingest.config import IngestConfig

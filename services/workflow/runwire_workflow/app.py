@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from runwire.es.aggregate import EventCodec, Repository
+from runwire.contract.domain_event import EventCodec
+from runwire.es.aggregate import Repository
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
 from runwire_workflow.config import WorkflowConfig, load_config

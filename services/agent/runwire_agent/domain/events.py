@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from runwire.es.aggregate import DomainEvent
+from runwire.contract.domain_event import DomainEvent
 
 SOURCE = "/runwire/agent"
 

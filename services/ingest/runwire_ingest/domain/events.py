@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from runwire.es.aggregate import DomainEvent
+from runwire.contract.domain_event import DomainEvent
 
 Stage = Literal["PREPROCESSING", "CHUNKING", "INDEXING"]
 STAGES: tuple[Stage, ...] = ("PREPROCESSING", "CHUNKING", "INDEXING")

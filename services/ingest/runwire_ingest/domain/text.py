@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from runwire.jetstream.chunk_store import Chunk
+from runwire.contract.chunks import Chunk
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES_RE = re.compile(r"[ \t\u00a0]+")

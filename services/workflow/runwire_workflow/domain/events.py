@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from runwire.es.aggregate import DomainEvent
+from runwire.contract.domain_event import DomainEvent
 from runwire_workflow.domain.definition import Definition
 
 SOURCE = "/runwire/workflow"
