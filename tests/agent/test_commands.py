@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
+from runwire.contract.agent import CreateRunCommand
 from runwire.jetstream.commands import CancelCommand, CommandFailed, command_subject, send_command
 from runwire.jetstream.event_store import EventStore
-from runwire_agent.api import CreateRunCommand, RunView
+from runwire_agent.api import RunView
 from tests.integration.domain_services import types_of, wait_for_type
 
 

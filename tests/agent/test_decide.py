@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from runwire.contract.agent import RunCancelled, RunCompleted, RunFailed, RunUpdated
 from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound, Rejected
 from runwire_agent.domain.commands import (
     AgentCommand,
@@ -29,11 +30,7 @@ from runwire_agent.domain.events import (
     ApprovalRejected,
     ApprovalRequested,
     MessageAppended,
-    RunCancelled,
-    RunCompleted,
     RunCreated,
-    RunFailed,
-    RunUpdated,
     StepUpdated,
 )
 from runwire_agent.domain.state import Approval, Message, Run, Step, evolve, initial

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from runwire.contract.agent import RunUpdated
 from runwire_agent.deterministic_policy import DeterministicPolicy
 from runwire_agent.domain.events import (
     AgentEvent,
@@ -11,7 +12,6 @@ from runwire_agent.domain.events import (
     ApprovalRequested,
     MessageAppended,
     RunCreated,
-    RunUpdated,
     StepUpdated,
 )
 from runwire_agent.domain.state import Run, evolve, initial

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
+from runwire.contract.ingest import CreateJobCommand
 from runwire.jetstream.commands import (
     CancelCommand,
     CommandError,
@@ -13,7 +14,7 @@ from runwire.jetstream.commands import (
     send_command,
 )
 from runwire.jetstream.event_store import EventStore
-from runwire_ingest.api import CreateJobCommand, JobView
+from runwire_ingest.api import JobView
 from tests.integration.domain_services import types_of, wait_for_type
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from runwire.contract.ingest import Counts, JobCancelled, JobCompleted, JobFailed, JobUpdated
 from runwire.contract.rejections import (
     IdempotencyConflict,
     InvalidCommand,
@@ -23,15 +24,7 @@ from runwire_ingest.domain.commands import (
     RecordProgress,
 )
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import (
-    Counts,
-    JobCancelled,
-    JobCompleted,
-    JobCreated,
-    JobEvent,
-    JobFailed,
-    JobUpdated,
-)
+from runwire_ingest.domain.events import JobCreated, JobEvent
 from runwire_ingest.domain.state import Job, evolve, initial
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

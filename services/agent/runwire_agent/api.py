@@ -1,4 +1,7 @@
-"""The agent API's request and response bodies (HTTP and NATS commands share them)."""
+"""The agent API's bodies (HTTP and NATS commands share them).
+
+The create request and command, which other services send too, are contract (runwire.contract.agent).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +10,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from runwire.contract.envelope import Token
-from runwire_agent.domain.events import RunStatus
+from runwire.contract.agent import RunReply, Text
 from runwire_agent.domain.state import Approval, Message, Run, Step
-
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-
-
-class CreateRunRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """What to ask the agent, which ingest jobs it may search, and (optionally) which policy and budget."""
-
-    prompt: Text
-    sources: Annotated[list[Token], msgspec.Meta(max_length=20, description="ingest job ids to search")] = []
-    policy: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "deterministic"
-    max_steps: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-
-
-class CreateRunCommand(CreateRunRequest, kw_only=True, forbid_unknown_fields=True):
-    """`runwire.cmd.agent.create`: create the run `id` (idempotent for the same request)."""
-
-    project: Token
-    id: Token
 
 
 class MessageRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -48,12 +32,12 @@ class RejectRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "rejected"
 
 
-class RunView(msgspec.Struct, kw_only=True):
-    """A run as its events describe it now."""
+class RunView(RunReply, kw_only=True):
+    """A run as its events describe it now.
 
-    id: str
-    project: str
-    status: RunStatus
+    A RunReply first (id, project, status): what other services read of a command's reply.
+    """
+
     prompt: str
     sources: list[str]
     policy: str

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from runwire.contract.agent import SOURCE, CreateRunCommand
 from runwire.contract.domain_event import EventCodec
 from runwire.es.aggregate import Repository
 from runwire.es.background import KeyedTasks
@@ -15,10 +16,9 @@ from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
-from runwire_agent.api import CreateRunCommand
 from runwire_agent.config import AgentConfig, load_config
 from runwire_agent.deterministic_policy import DeterministicPolicy
-from runwire_agent.domain.events import SOURCE, AgentEvent
+from runwire_agent.domain.events import AgentEvent
 from runwire_agent.domain.state import evolve, initial
 from runwire_agent.policy import Policy
 from runwire_agent.routes import RunsController

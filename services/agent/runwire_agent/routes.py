@@ -9,17 +9,10 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
+from runwire.contract.agent import CreateRunRequest
 from runwire.web.auth import Principal, project_guard
 from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
-from runwire_agent.api import (
-    ApproveRequest,
-    CreateRunRequest,
-    MessageRequest,
-    RejectRequest,
-    RunList,
-    RunView,
-    run_view,
-)
+from runwire_agent.api import ApproveRequest, MessageRequest, RejectRequest, RunList, RunView, run_view
 from runwire_agent.service import AgentService
 
 REPLAY = {200: ResponseSpec(RunView, description="An idempotent retry: the run this key created before")}

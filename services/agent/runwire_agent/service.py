@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from runwire.contract.agent import CreateRunCommand, CreateRunRequest
 from runwire.contract.ids import fingerprint
 from runwire.contract.rejections import InvalidCommand
 from runwire.es.aggregate import Loaded, Repository, load_existing
 from runwire.es.background import KeyedTasks
 from runwire.es.recovery import resume_unfinished
 from runwire.jetstream.commands import CancelCommand
-from runwire_agent.api import CreateRunCommand, CreateRunRequest, RunView, run_view
+from runwire_agent.api import RunView, run_view
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import AgentCommand, AppendMessage, Approve, CancelRun, CreateRun, Reject
 from runwire_agent.domain.decide import decide

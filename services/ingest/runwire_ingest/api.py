@@ -1,44 +1,25 @@
-"""The ingest API's request and response bodies (HTTP and NATS commands share them)."""
+"""The ingest API's bodies (HTTP and NATS commands share them).
+
+The create request and command, which other services send too, are contract (runwire.contract.ingest).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 
 from runwire.contract.chunks import Chunk
-from runwire.contract.envelope import Token
-from runwire_ingest.domain.events import Counts, Stage
-from runwire_ingest.domain.state import Job, JobStatus
-
-ChunkSize = Annotated[int, msgspec.Meta(ge=50, le=8000, description="characters per chunk")]
-ChunkOverlap = Annotated[int, msgspec.Meta(ge=0, le=4000, description="characters repeated between chunks")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255, description="document name")]
+from runwire.contract.ingest import Counts, JobReply, Stage
+from runwire_ingest.domain.state import Job
 
 
-class CreateJobRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A text document to ingest; chunking defaults come from RUNWIRE_INGEST_CHUNK_SIZE / _OVERLAP."""
+class JobView(JobReply, kw_only=True):
+    """A job as its events describe it now (the document text itself is left out).
 
-    text: Annotated[str, msgspec.Meta(min_length=1, description="the document, UTF-8 text")]
-    name: Name = "document.txt"
-    chunk_size: ChunkSize | None = None
-    chunk_overlap: ChunkOverlap | None = None
+    A JobReply first (id, project, status): what other services read of a command's reply.
+    """
 
-
-class CreateJobCommand(CreateJobRequest, kw_only=True, forbid_unknown_fields=True):
-    """`runwire.cmd.ingest.create`: create the job `id` (idempotent for the same request)."""
-
-    project: Token
-    id: Token
-
-
-class JobView(msgspec.Struct, kw_only=True):
-    """A job as its events describe it now (the document text itself is left out)."""
-
-    id: str
-    project: str
-    status: JobStatus
     name: str
     stage: Stage | None
     progress: float

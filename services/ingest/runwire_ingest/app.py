@@ -9,15 +9,15 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 
 from runwire.contract.domain_event import EventCodec
+from runwire.contract.ingest import SOURCE, CreateJobCommand
 from runwire.es.aggregate import Repository
 from runwire.es.background import KeyedTasks
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
-from runwire_ingest.api import CreateJobCommand
 from runwire_ingest.config import IngestConfig, load_config
-from runwire_ingest.domain.events import SOURCE, JobEvent
+from runwire_ingest.domain.events import JobEvent
 from runwire_ingest.domain.state import evolve, initial
 from runwire_ingest.processor import JobProcessor
 from runwire_ingest.routes import JobsController

@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from runwire.contract.ingest import Counts, Stage
 from runwire.contract.rejections import Rejected
 from runwire.es.aggregate import Repository
 from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import Counts, JobEvent, Stage
+from runwire_ingest.domain.events import JobEvent
 from runwire_ingest.domain.state import Job
 from runwire_ingest.domain.text import normalise, split
 

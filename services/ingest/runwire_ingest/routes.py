@@ -12,10 +12,11 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, MultipartBody
 
+from runwire.contract.ingest import CreateJobRequest
 from runwire.web.auth import Principal, project_guard
 from runwire.web.problems import ProblemError, invalid_field
 from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
-from runwire_ingest.api import ChunkList, CreateJobRequest, JobList, JobView, job_view
+from runwire_ingest.api import ChunkList, JobList, JobView, job_view
 from runwire_ingest.service import IngestService
 
 REPLAY = {200: ResponseSpec(JobView, description="An idempotent retry: the job this key created before")}

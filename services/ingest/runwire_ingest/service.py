@@ -6,12 +6,13 @@ import dataclasses
 
 from runwire.contract.chunks import Chunk
 from runwire.contract.ids import fingerprint
+from runwire.contract.ingest import CreateJobCommand, CreateJobRequest
 from runwire.es.aggregate import Loaded, Repository, load_existing
 from runwire.es.background import KeyedTasks
 from runwire.es.recovery import resume_unfinished
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand
-from runwire_ingest.api import CreateJobCommand, CreateJobRequest, JobView, job_view
+from runwire_ingest.api import JobView, job_view
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CancelJob, CreateJob
 from runwire_ingest.domain.decide import decide

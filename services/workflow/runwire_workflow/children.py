@@ -2,6 +2,7 @@
 
 Pure: the process manager feeds each child event it reads from JetStream through `reaction` and
 executes the command it returns (live, and again while catching up after a restart: idempotent).
+Child events are read as the ingest and agent contracts state them (runwire.contract.ingest, .agent).
 """
 
 from __future__ import annotations
@@ -9,11 +10,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
+
+from runwire.contract.agent import (
+    RUN_PROGRESS,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunProgressEvent,
+    RunUpdated,
+)
 from runwire.contract.envelope import CloudEvent
+from runwire.contract.ingest import (
+    JOB_PROGRESS,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobProgressEvent,
+    JobUpdated,
+)
 from runwire_workflow.domain.commands import CompleteNode, FailNode, RecordChildState, WorkflowCommand
 
 # The child event types the process manager reads, as type patterns.
 CHILD_EVENT_PATTERNS: Final = ("ingest.job.>", "agent.run.>")
+ChildEvent = JobProgressEvent | RunProgressEvent
 
 
 def child_id(run_id: str, node_id: str) -> str:
@@ -37,34 +57,34 @@ def job_ids(value: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def child_event(event: CloudEvent) -> ChildEvent | None:
+    """The contract payload of a child's event; None for other types and for data that is not it."""
+    try:
+        return JOB_PROGRESS.decode(event) or RUN_PROGRESS.decode(event)
+    except msgspec.ValidationError:
+        return None  # not what the child service writes (e.g. published by hand): not the child's word
+
+
 def reaction(node: str, child: str, event: CloudEvent, seq: int, at: datetime) -> WorkflowCommand | None:
     """The command a child's event asks of the run (None for events that change nothing)."""
-    data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
-    match event.type:
-        case "ingest.job.updated":
-            state = {"status": "processing", "stage": data.get("stage")}
+    match child_event(event):
+        case JobUpdated(stage=stage):
+            state = {"status": "processing", "stage": stage}
             return RecordChildState(node=node, child=child, state=state, seq=seq, at=at)
-        case "ingest.job.completed":
-            counts = data.get("counts") or {}
-            output = {
-                "job_id": child,
-                "chunks": counts.get("chunks", 0),
-                "characters": counts.get("characters", 0),
-            }
+        case JobCompleted(counts=counts):
+            output = {"job_id": child, "chunks": counts.chunks, "characters": counts.characters}
             return CompleteNode(node=node, output=output, at=at)
-        case "ingest.job.failed":
-            return FailNode(node=node, error=f"ingest job {child} failed: {data.get('error')}", at=at)
-        case "ingest.job.cancelled":
-            return FailNode(node=node, error=f"ingest job {child} was cancelled: {data.get('reason')}", at=at)
-        case "agent.run.updated":
-            return RecordChildState(
-                node=node, child=child, state={"status": data.get("status")}, seq=seq, at=at
-            )
-        case "agent.run.completed":
-            output = {"run_id": child, "answer": data.get("answer"), "steps": data.get("steps")}
+        case JobFailed(error=error):
+            return FailNode(node=node, error=f"ingest job {child} failed: {error}", at=at)
+        case JobCancelled(reason=reason):
+            return FailNode(node=node, error=f"ingest job {child} was cancelled: {reason}", at=at)
+        case RunUpdated(status=status):
+            return RecordChildState(node=node, child=child, state={"status": status}, seq=seq, at=at)
+        case RunCompleted(answer=answer, steps=steps):
+            output = {"run_id": child, "answer": answer, "steps": steps}
             return CompleteNode(node=node, output=output, at=at)
-        case "agent.run.failed":
-            return FailNode(node=node, error=f"agent run {child} failed: {data.get('error')}", at=at)
-        case "agent.run.cancelled":
-            return FailNode(node=node, error=f"agent run {child} was cancelled: {data.get('reason')}", at=at)
+        case RunFailed(error=error):
+            return FailNode(node=node, error=f"agent run {child} failed: {error}", at=at)
+        case RunCancelled(reason=reason):
+            return FailNode(node=node, error=f"agent run {child} was cancelled: {reason}", at=at)
     return None

@@ -1,7 +1,8 @@
 """Commands from the workflow to the ingest and agent services (NATS request/reply `runwire.cmd.*`).
 
-The command contracts are the services' own (`runwire_ingest.api`, `runwire_agent.api`); a node's
-child is created under a fixed id, so re-sending after a restart or a timeout creates nothing new.
+The commands and the replies' fields read here are contract (runwire.contract.ingest, .agent): no
+code of those services is imported. A node's child is created under a fixed id, so re-sending after
+a restart or a timeout creates nothing new.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
+from runwire.contract.agent import CreateRunCommand, RunReply
+from runwire.contract.ingest import CreateJobCommand, JobReply
 from runwire.jetstream.commands import CancelCommand, command_subject, send_command
-from runwire_agent.api import CreateRunCommand, RunView
-from runwire_ingest.api import CreateJobCommand, JobView
 from runwire_workflow.children import job_ids
 from runwire_workflow.domain.definition import AgentNode, IngestNode
 from runwire_workflow.domain.state import WorkflowRun
@@ -45,7 +46,7 @@ class Dispatcher:
                 self.nc,
                 command_subject("ingest", "create"),
                 job,
-                JobView,
+                JobReply,
                 timeout_seconds=self.timeout_seconds,
             )
             return {"status": view.status}
@@ -58,7 +59,7 @@ class Dispatcher:
             self.nc,
             command_subject("agent", "create"),
             agent_run,
-            RunView,
+            RunReply,
             timeout_seconds=self.timeout_seconds,
         )
         return {"status": agent_view.status}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runwire.contract.agent import RunCancelled, RunCompleted, RunFailed, RunStatus, RunUpdated
 from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound
 from runwire_agent.domain.commands import (
     AgentCommand,
@@ -23,12 +24,7 @@ from runwire_agent.domain.events import (
     ApprovalRejected,
     ApprovalRequested,
     MessageAppended,
-    RunCancelled,
-    RunCompleted,
     RunCreated,
-    RunFailed,
-    RunStatus,
-    RunUpdated,
     StepUpdated,
 )
 from runwire_agent.domain.state import Run

@@ -1,14 +1,16 @@
-"""The events of an agent run (`agent.run.*`, `agent.step.*`, `agent.message.*`, `agent.approval.*`)."""
+"""The events of an agent run (`agent.run.*`, `agent.step.*`, `agent.message.*`, `agent.approval.*`).
+
+The run's status changes and its end, which other services follow, are contract
+(runwire.contract.agent), stated once there for both sides.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from runwire.contract.agent import RunCancelled, RunCompleted, RunFailed, RunUpdated
 from runwire.contract.domain_event import DomainEvent
 
-SOURCE = "/runwire/agent"
-
-RunStatus = Literal["new", "queued", "running", "waiting_approval", "completed", "failed", "cancelled"]
 StepStatus = Literal["awaiting_approval", "approved", "running", "completed", "failed", "rejected"]
 Risk = Literal["low", "medium", "high"]
 Role = Literal["user", "assistant"]
@@ -22,13 +24,6 @@ class RunCreated(DomainEvent, frozen=True, kw_only=True, tag="agent.run.created"
     policy: str
     max_steps: int
     fingerprint: str
-
-
-class RunUpdated(DomainEvent, frozen=True, kw_only=True, tag="agent.run.updated"):
-    """The run's status changed (started, waiting for an approval, running again)."""
-
-    status: RunStatus
-    steps: int
 
 
 class MessageAppended(DomainEvent, frozen=True, kw_only=True, tag="agent.message.appended"):
@@ -76,26 +71,6 @@ class ApprovalRejected(DomainEvent, frozen=True, kw_only=True, tag="agent.approv
     step: int
     by: str
     reason: str
-
-
-class RunCompleted(DomainEvent, frozen=True, kw_only=True, tag="agent.run.completed"):
-    """The policy gave its final answer."""
-
-    answer: str
-    steps: int
-
-
-class RunFailed(DomainEvent, frozen=True, kw_only=True, tag="agent.run.failed"):
-    """The run cannot go on; `error` says why."""
-
-    error: str
-
-
-class RunCancelled(DomainEvent, frozen=True, kw_only=True, tag="agent.run.cancelled"):
-    """A user (or a workflow) cancelled the run."""
-
-    reason: str
-    by: str
 
 
 AgentEvent = (

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from runwire.contract.agent import RunCancelled, RunCompleted, RunFailed, RunStatus, RunUpdated
 from runwire_agent.domain.events import (
     AgentEvent,
     ApprovalGranted,
@@ -15,12 +16,7 @@ from runwire_agent.domain.events import (
     MessageAppended,
     Risk,
     Role,
-    RunCancelled,
-    RunCompleted,
     RunCreated,
-    RunFailed,
-    RunStatus,
-    RunUpdated,
     StepStatus,
     StepUpdated,
 )

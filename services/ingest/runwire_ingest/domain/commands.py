@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from runwire_ingest.domain.events import Counts, Stage
+from runwire.contract.ingest import Counts, Stage
 
 
 class CreateJob(msgspec.Struct, frozen=True, kw_only=True):

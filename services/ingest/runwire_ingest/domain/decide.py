@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runwire.contract.ingest import STAGES, JobCancelled, JobCompleted, JobFailed, JobUpdated
 from runwire.contract.rejections import IdempotencyConflict, InvalidCommand, InvalidTransition, NotFound
 from runwire_ingest.domain.commands import (
     CancelJob,
@@ -11,15 +12,7 @@ from runwire_ingest.domain.commands import (
     JobCommand,
     RecordProgress,
 )
-from runwire_ingest.domain.events import (
-    STAGES,
-    JobCancelled,
-    JobCompleted,
-    JobCreated,
-    JobEvent,
-    JobFailed,
-    JobUpdated,
-)
+from runwire_ingest.domain.events import JobCreated, JobEvent
 from runwire_ingest.domain.state import Job
 
 

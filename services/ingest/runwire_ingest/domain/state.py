@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 import msgspec
 
-from runwire_ingest.domain.events import (
+from runwire.contract.ingest import (
     Counts,
     JobCancelled,
     JobCompleted,
-    JobCreated,
-    JobEvent,
     JobFailed,
+    JobStatus,
     JobUpdated,
     Stage,
 )
+from runwire_ingest.domain.events import JobCreated, JobEvent
 
-JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[JobStatus] = frozenset({"completed", "failed", "cancelled"})
 
 
