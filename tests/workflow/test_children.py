@@ -23,7 +23,7 @@ CASES: list[tuple[str, str, dict[str, Any], WorkflowCommand | None]] = [
     (
         "ingest.job.updated",
         "ingest.job.updated",
-        {"stage": "CHUNKING", "progress": 0.1},
+        {"stage": "CHUNKING", "progress": 0.1, "counts": {"characters": 90, "chunks": 3, "indexed": 0}},
         RecordChildState(
             node="n", child="wf-1-n", state={"status": "processing", "stage": "CHUNKING"}, seq=7, at=T0
         ),
@@ -31,7 +31,7 @@ CASES: list[tuple[str, str, dict[str, Any], WorkflowCommand | None]] = [
     (
         "ingest.job.completed",
         "ingest.job.completed",
-        {"counts": {"chunks": 3, "characters": 90, "indexed": 3}},
+        {"counts": {"chunks": 3, "characters": 90, "indexed": 3}, "bucket": "runwire-chunks"},
         CompleteNode(node="n", output={"job_id": "wf-1-n", "chunks": 3, "characters": 90}, at=T0),
     ),
     (
@@ -77,6 +77,20 @@ CASES: list[tuple[str, str, dict[str, Any], WorkflowCommand | None]] = [
 @pytest.mark.parametrize(("type_", "data", "command"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_reaction(type_: str, data: dict[str, Any], command: WorkflowCommand | None) -> None:
     assert reaction("n", "wf-1-n", event(type_, data), 7, T0) == command
+
+
+@pytest.mark.parametrize(
+    ("type_", "data"),
+    [
+        ("ingest.job.completed", {"counts": {"chunks": "many"}, "bucket": "b"}),
+        ("ingest.job.failed", {}),
+        ("agent.run.completed", {"answer": 42}),
+    ],
+)
+def test_an_event_that_is_not_what_the_child_service_writes_asks_nothing(
+    type_: str, data: dict[str, Any]
+) -> None:
+    assert reaction("n", "wf-1-n", event(type_, data), 7, T0) is None
 
 
 def test_a_child_id_is_fixed_by_run_and_node() -> None:
