@@ -42,10 +42,13 @@ def loaded_io_packages(module: str) -> list[str]:
     [
         "runwire.contract.envelope",
         "runwire.contract.domain_event",
+        "runwire.contract.ingest",
+        "runwire.contract.agent",
         "runwire_ingest.domain.decide",
         "runwire_ingest.domain.text",
         "runwire_agent.domain.decide",
         "runwire_workflow.domain.decide",
+        "runwire_workflow.children",
     ],
 )
 def test_importing_the_contract_or_a_domain_loads_no_io(module: str) -> None:
