@@ -1,4 +1,5 @@
-"""The shared load -> decide -> append -> retry loop of the domain services, on a real nats-server."""
+"""The event-sourcing kit of the domain services (decide against the held state, append, retry on a
+conflict), on a real nats-server."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from runwire.contract.domain_event import DomainEvent, EventCodec
 from runwire.contract.rejections import InvalidTransition, NotFound
-from runwire.es.aggregate import Repository, load_existing
+from runwire.es.application import Application
+from runwire.es.repository import Repository
 from runwire.jetstream.event_store import EventStore
 from runwire.ops.tunables import TunablesError, load_tunables
 
@@ -46,8 +50,10 @@ def add(amount: int, limit: int = 1000) -> Callable[[Counter], list[Added]]:
     return decide
 
 
-def repository(store: EventStore) -> Repository[Counter, Added]:
-    return Repository(store, EventCodec[Added](Added, "/test"), lambda p, a: Counter(p, a), evolve)
+def repository(store: EventStore) -> Application[Counter, Added]:
+    """An application over counters, as one process has it (with its own held states)."""
+    codec = EventCodec[Added](Added, "/test")
+    return Application(Repository(store, codec, lambda p, a: Counter(p, a), evolve), "counter")
 
 
 async def test_concurrent_commands_on_one_aggregate_all_land(store: EventStore, project: str) -> None:
@@ -82,8 +88,45 @@ async def test_a_seeded_command_repeated_elsewhere_is_stored_once(store: EventSt
 
 async def test_load_existing_of_an_unknown_aggregate_is_not_found(store: EventStore, project: str) -> None:
     with pytest.raises(NotFound) as caught:
-        await load_existing(repository(store), project, "nope", "counter")
+        await repository(store).get(project, "nope")
     assert caught.value.detail == f"counter nope not found in project {project}"
+
+
+async def test_a_command_decided_against_a_stale_state_is_decided_again(
+    store: EventStore, project: str
+) -> None:
+    mine, other = repository(store), repository(store)
+    await mine.execute(project, "c1", add(1))
+    await other.execute(project, "c1", add(10))  # `mine` still holds total=1
+    outcome = await mine.execute(project, "c1", add(100))
+    assert (outcome.state.total, outcome.version) == (111, (await other.load(project, "c1")).version)
+
+
+async def test_a_refusal_of_a_stale_state_is_checked_against_the_stream(
+    store: EventStore, project: str
+) -> None:
+    mine, other = repository(store), repository(store)
+    await mine.execute(project, "c1", add(1))
+    await other.execute(project, "c1", add(10))  # `mine` still holds total=1 and would allow +5
+    with pytest.raises(InvalidTransition):
+        await mine.execute(project, "c1", add(5, limit=12))
+    assert (await mine.load(project, "c1")).state.total == 11
+
+
+async def test_a_command_on_a_held_state_reads_nothing(store: EventStore, nc: NATS, project: str) -> None:
+    app = repository(store)
+    await app.execute(project, "c1", add(1))
+    created: list[str] = []
+
+    async def on_api(msg: Msg) -> None:
+        created.append(msg.subject)
+
+    api = await nc.subscribe("$JS.API.CONSUMER.CREATE.>", cb=on_api)
+    await nc.flush()
+    await app.execute(project, "c1", add(2), existing=True)
+    await nc.flush()
+    await api.unsubscribe()
+    assert created == []
 
 
 class Knobs(msgspec.Struct, frozen=True, kw_only=True):

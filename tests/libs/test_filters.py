@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from runwire.contract import subjects
 from runwire.contract.envelope import new_event
 from runwire.contract.filters import EventFilter, FilterError, make_filter, parse_filter, pattern_matches
+from runwire.contract.stored_check import stored_event
 from runwire.jetstream.event_store import EventStore, StreamSettings
 
 literal = st.sampled_from(["a", "b", "c"])
@@ -166,7 +167,11 @@ def test_stream_reads_select_exactly_the_filtered_events(
             ]
             await store.publish_many(events)
             event_filter = make_filter(project, pattern_list, aggregates)
-            read = [e.event.id for e in await store.read(event_filter, after=0)]
+            read = [
+                event.id
+                async for m in store.iter_messages(event_filter, after=0)
+                if (event := stored_event(m)) is not None
+            ]
             expected = [e.id for e in events if event_filter.matches(subjects.parse(subjects.for_event(e)))]
             return read, expected
         finally:

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from nats.aio.client import Client as NATS
 
+from runwire.contract.domain_event import DomainEvent, EventCodec
 from runwire.contract.envelope import CloudEvent, encode_event, new_event
 from runwire.contract.filters import make_filter
+from runwire.contract.stored_check import stored_event
+from runwire.es.repository import Repository
 from runwire.jetstream.event_store import EventStore
+
+
+class Happened(DomainEvent, frozen=True, kw_only=True, tag="test.happened"):
+    """The domain event of the events below (they carry no data)."""
 
 
 def ev(project: str, aggregate: str = "a1", type_: str = "test.happened") -> CloudEvent:
@@ -35,10 +42,15 @@ async def test_loading_an_aggregate_folds_only_events_and_its_version_is_past_th
     store: EventStore, nc: NATS, project: str
 ) -> None:
     ids, last = await store_junk_between_events(store, nc, project)
-    folded, version = await store.load(project, "a1", [], lambda state, event: [*state, event.id])
-    assert (folded, version) == (ids, last)
+    stored = [s.event for s in await store.read_aggregate(project, "a1")]
+    codec = EventCodec[Happened](Happened, "/test")
+    repository = Repository(store, codec, lambda _p, _a: [], lambda times, event: [*times, event.at])
+    folded, version = await repository.load(project, "a1")
+    assert [e.id for e in stored] == ids
+    assert (folded, version) == ([e.time for e in stored], last)
 
 
 async def test_reading_by_filter_skips_junk(store: EventStore, nc: NATS, project: str) -> None:
     ids, _ = await store_junk_between_events(store, nc, project)
-    assert [stored.event.id for stored in await store.read(make_filter(project, [], []))] == ids
+    messages = store.iter_messages(make_filter(project, [], []))
+    assert [event.id async for m in messages if (event := stored_event(m)) is not None] == ids

@@ -6,6 +6,7 @@ reads them from the stream with the same codec, without importing any I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -21,6 +22,14 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 E = TypeVar("E", bound=DomainEvent)
+S = TypeVar("S")
+
+
+def fold(state: S, events: Iterable[E], evolve: Callable[[S, E], S]) -> S:
+    """The state after `events`: the one fold of the domain services (loads, decisions, tests)."""
+    for event in events:
+        state = evolve(state, event)
+    return state
 
 
 def event_type(event: DomainEvent) -> str:

@@ -8,16 +8,13 @@ those lifecycle event types are read, filtered by the server, across every proje
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from nats.aio.client import Client as NATS
 
 from runwire.contract.subjects import ROOT, parse_unchecked
 from runwire.jetstream.event_store import STREAM_NAME
 from runwire.jetstream.stream_reader import StreamReader
-
-log = logging.getLogger(__name__)
 
 
 async def open_aggregates(
@@ -37,15 +34,3 @@ async def open_aggregates(
                 else:
                     open_.pop(key, None)
     return list(open_)
-
-
-async def resume_unfinished(
-    nc: NATS, created_type: str, terminal_types: Iterable[str], resume: Callable[[str, str], None]
-) -> int:
-    """Call `resume(project, aggregate)` for each unfinished aggregate; returns how many there were."""
-    unfinished = await open_aggregates(nc, created_type, terminal_types)
-    for project, aggregate in unfinished:
-        resume(project, aggregate)
-    if unfinished:
-        log.info("resuming %d unfinished %s aggregate(s)", len(unfinished), created_type.rsplit(".", 1)[0])
-    return len(unfinished)

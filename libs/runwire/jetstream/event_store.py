@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import Final
 
 import msgspec
 import nats.errors
@@ -40,8 +40,6 @@ API_TIMEOUT_SECONDS: Final = 5.0
 ERR_WRONG_LAST_SEQUENCE: Final = 10071
 ERR_BATCH_DUPLICATE_ID: Final = 10201
 ERR_STREAM_NOT_FOUND: Final = 10059
-
-S = TypeVar("S")
 
 
 def dedup_id(event: CloudEvent) -> str:
@@ -467,35 +465,6 @@ class EventStore:
             if (event := stored_event(m)) is not None
         ]
 
-    async def load(
-        self, project: str, aggregate: str, initial: S, evolve: Callable[[S, CloudEvent], S]
-    ) -> tuple[S, int]:
-        """Fold an aggregate's events into state; returns the state and its version (last sequence)."""
-        state, version = initial, 0
-        async for message in self.read_aggregate_raw(project, aggregate):
-            if (event := stored_event(message)) is not None:
-                state = evolve(state, event)
-            version = message.seq
-        return state, version
-
-    async def read(
-        self,
-        event_filter: EventFilter,
-        *,
-        after: int | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        """Events matching a filter, from after a cursor or from a time, up to the current end."""
-        events: list[StoredEvent] = []
-        async for message in self.iter_messages(event_filter, after=after, since=since):
-            if (event := stored_event(message)) is None:
-                continue
-            events.append(StoredEvent(seq=message.seq, event=event, stored_ns=message.stored_ns))
-            if limit is not None and len(events) >= limit:
-                break
-        return events
-
     async def iter_messages(
         self,
         event_filter: EventFilter,
@@ -521,11 +490,3 @@ class EventStore:
                         return
                     if not match_locally or event_filter.matches(subjects.parse_unchecked(message.subject)):
                         yield message
-
-
-def fold(initial: S, events: Iterable[CloudEvent], evolve: Callable[[S, CloudEvent], S]) -> S:
-    """Pure: the state after applying `events` to `initial` with `evolve`."""
-    state = initial
-    for event in events:
-        state = evolve(state, event)
-    return state

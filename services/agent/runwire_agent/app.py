@@ -10,20 +10,20 @@ from litestar import Litestar
 
 from runwire.contract.agent import SOURCE, CreateRunCommand
 from runwire.contract.domain_event import EventCodec
-from runwire.es.aggregate import Repository
-from runwire.es.background import KeyedTasks
+from runwire.es.application import Application
+from runwire.es.repository import Repository
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
+from runwire_agent.application import AgentApplication
 from runwire_agent.config import AgentConfig, load_config
 from runwire_agent.deterministic_policy import DeterministicPolicy
 from runwire_agent.domain.events import AgentEvent
 from runwire_agent.domain.state import evolve, initial
 from runwire_agent.policy import Policy
+from runwire_agent.process import RunProcess
 from runwire_agent.routes import RunsController
-from runwire_agent.runner import AgentRunner
-from runwire_agent.service import AgentService
 from runwire_agent.tools.calculator_tool import CalculatorTool
 from runwire_agent.tools.publish_tool import PublishReportTool
 from runwire_agent.tools.search_tool import SearchTool
@@ -39,31 +39,29 @@ def create_app(
     tunables = config or load_config()
 
     @asynccontextmanager
-    async def runtime(context: ServiceContext) -> AsyncIterator[AgentService]:
-        repo = Repository(context.store, EventCodec[AgentEvent](AgentEvent, SOURCE), initial, evolve)
+    async def runtime(context: ServiceContext) -> AsyncIterator[AgentApplication]:
+        repository = Repository(context.store, EventCodec[AgentEvent](AgentEvent, SOURCE), initial, evolve)
+        runs = Application(repository, "agent run")
         tool_list: list[Tool] = [
             SearchTool(await ChunkStore.open(context.nc)),
             CalculatorTool(),
             PublishReportTool(context.nc),
         ]
         default = DeterministicPolicy()
-        runner = AgentRunner(
-            repo=repo,
+        process = RunProcess(
+            runs,
             policies={default.name: default, **(policies or {})},
             tools={tool.name: tool for tool in tool_list},
             config=tunables,
         )
-        repo.subscribe(runner.poke)
-        tasks = KeyedTasks("agent")
-        service = AgentService(repo=repo, config=tunables, runner=runner, tasks=tasks)
+        application = AgentApplication(runs=runs, process=process, config=tunables)
         handlers: dict[str, CommandHandler] = {
-            "create": (CreateRunCommand, service.on_create_command),
-            "cancel": (CancelCommand, service.on_cancel_command),
+            "create": (CreateRunCommand, application.on_create_command),
+            "cancel": (CancelCommand, application.on_cancel_command),
         }
-        async with serving_commands(context.nc, "agent", handlers), contextlib.aclosing(tasks):
-            if tunables.recover:
-                await service.recover()
-            yield service
+        async with serving_commands(context.nc, "agent", handlers), contextlib.aclosing(process):
+            await process.start(recover=tunables.recover)
+            yield application
 
     return domain_service_app(
         settings,

@@ -1,7 +1,7 @@
 """The pluggable decision-maker of an agent run: given the run so far, choose the next action.
 
 A real LLM client implements `Policy` by prompting its model with the run's messages and step
-outputs and parsing a tool call or a final answer out of the reply; the runner does the rest
+outputs and parsing a tool call or a final answer out of the reply; the run process does the rest
 (approvals, events, restarts). Policies must be resumable: they decide from the run state alone.
 """
 

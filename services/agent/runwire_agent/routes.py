@@ -12,8 +12,15 @@ from litestar.params import FromPath, JSONBody
 from runwire.contract.agent import CreateRunRequest
 from runwire.web.auth import Principal, project_guard
 from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
-from runwire_agent.api import ApproveRequest, MessageRequest, RejectRequest, RunList, RunView, run_view
-from runwire_agent.service import AgentService
+from runwire_agent.api import (
+    ApproveRequest,
+    MessageRequest,
+    RejectRequest,
+    RunList,
+    RunView,
+    run_view,
+)
+from runwire_agent.application import AgentApplication
 
 REPLAY = {200: ResponseSpec(RunView, description="An idempotent retry: the run this key created before")}
 
@@ -35,7 +42,7 @@ class RunsController(Controller):
         self,
         project: FromPath[str],
         data: JSONBody[CreateRunRequest],
-        runtime: NamedDependency[AgentService],
+        runtime: NamedDependency[AgentApplication],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunView]:
         """The run starts at once; its steps, messages and approvals arrive as `agent.*` events."""
@@ -45,13 +52,13 @@ class RunsController(Controller):
         return created(run_view(*loaded), new=new, location=f"/v1/projects/{project}/agent/runs/{run_id}")
 
     @get("", summary="List the project's runs")
-    async def list_runs(self, project: FromPath[str], runtime: NamedDependency[AgentService]) -> RunList:
+    async def list_runs(self, project: FromPath[str], runtime: NamedDependency[AgentApplication]) -> RunList:
         """Every run of the project with its current state, oldest first."""
         return RunList(runs=await runtime.list_runs(checked_project(project)))
 
     @get("/{run_id:str}", summary="Get a run's current state")
     async def get_run(
-        self, project: FromPath[str], run_id: FromPath[str], runtime: NamedDependency[AgentService]
+        self, project: FromPath[str], run_id: FromPath[str], runtime: NamedDependency[AgentApplication]
     ) -> RunView:
         """The run as its events describe it now: messages, steps, pending approval, answer."""
         return run_view(*await runtime.get(checked_project(project), run_id))
@@ -62,7 +69,7 @@ class RunsController(Controller):
         project: FromPath[str],
         run_id: FromPath[str],
         data: JSONBody[MessageRequest],
-        runtime: NamedDependency[AgentService],
+        runtime: NamedDependency[AgentApplication],
     ) -> RunView:
         """Records `agent.message.appended`; the policy answers it before finishing. 409 once finished."""
         return run_view(*await runtime.append_message(checked_project(project), run_id, data.content))
@@ -72,7 +79,7 @@ class RunsController(Controller):
         self,
         project: FromPath[str],
         run_id: FromPath[str],
-        runtime: NamedDependency[AgentService],
+        runtime: NamedDependency[AgentApplication],
         request: Request[Any, Any, Any],
         data: JSONBody[ApproveRequest | None] = None,
     ) -> RunView:
@@ -85,7 +92,7 @@ class RunsController(Controller):
         self,
         project: FromPath[str],
         run_id: FromPath[str],
-        runtime: NamedDependency[AgentService],
+        runtime: NamedDependency[AgentApplication],
         request: Request[Any, Any, Any],
         data: JSONBody[RejectRequest | None] = None,
     ) -> RunView:
@@ -98,7 +105,7 @@ class RunsController(Controller):
         self,
         project: FromPath[str],
         run_id: FromPath[str],
-        runtime: NamedDependency[AgentService],
+        runtime: NamedDependency[AgentApplication],
         request: Request[Any, Any, Any],
         data: JSONBody[CancelRequest | None] = None,
     ) -> RunView:

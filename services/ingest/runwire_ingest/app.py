@@ -10,18 +10,18 @@ from litestar import Litestar
 
 from runwire.contract.domain_event import EventCodec
 from runwire.contract.ingest import SOURCE, CreateJobCommand
-from runwire.es.aggregate import Repository
-from runwire.es.background import KeyedTasks
+from runwire.es.application import Application
+from runwire.es.repository import Repository
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
+from runwire_ingest.application import IngestApplication
 from runwire_ingest.config import IngestConfig, load_config
 from runwire_ingest.domain.events import JobEvent
 from runwire_ingest.domain.state import evolve, initial
-from runwire_ingest.processor import JobProcessor
+from runwire_ingest.process import JobProcess
 from runwire_ingest.routes import JobsController
-from runwire_ingest.service import IngestService
 
 PORT_OFFSET = 1
 # Room for the JSON or multipart framing around the largest document.
@@ -33,25 +33,19 @@ def create_app(settings: Settings, config: IngestConfig | None = None) -> Litest
     tunables = config or load_config()
 
     @asynccontextmanager
-    async def runtime(context: ServiceContext) -> AsyncIterator[IngestService]:
-        repo = Repository(context.store, EventCodec[JobEvent](JobEvent, SOURCE), initial, evolve)
+    async def runtime(context: ServiceContext) -> AsyncIterator[IngestApplication]:
+        repository = Repository(context.store, EventCodec[JobEvent](JobEvent, SOURCE), initial, evolve)
+        jobs = Application(repository, "ingest job")
         chunk_store = await ChunkStore.open(context.nc)
-        tasks = KeyedTasks("ingest")
-        service = IngestService(
-            repo=repo,
-            chunk_store=chunk_store,
-            config=tunables,
-            processor=JobProcessor(repo, chunk_store, tunables),
-            tasks=tasks,
-        )
+        process = JobProcess(jobs, chunk_store, tunables)
+        application = IngestApplication(jobs=jobs, process=process, chunk_store=chunk_store, config=tunables)
         handlers: dict[str, CommandHandler] = {
-            "create": (CreateJobCommand, service.on_create_command),
-            "cancel": (CancelCommand, service.on_cancel_command),
+            "create": (CreateJobCommand, application.on_create_command),
+            "cancel": (CancelCommand, application.on_cancel_command),
         }
-        async with serving_commands(context.nc, "ingest", handlers), contextlib.aclosing(tasks):
-            if tunables.recover:
-                await service.recover()
-            yield service
+        async with serving_commands(context.nc, "ingest", handlers), contextlib.aclosing(process):
+            await process.start(recover=tunables.recover)
+            yield application
 
     limit = tunables.max_document_bytes + BODY_SLACK_BYTES
     return domain_service_app(

@@ -17,7 +17,7 @@ from runwire.web.auth import Principal, project_guard
 from runwire.web.problems import ProblemError, invalid_field
 from runwire.web.service_app import CancelRequest, IdempotencyKey, checked_project, created, new_aggregate_id
 from runwire_ingest.api import ChunkList, JobList, JobView, job_view
-from runwire_ingest.service import IngestService
+from runwire_ingest.application import IngestApplication
 
 REPLAY = {200: ResponseSpec(JobView, description="An idempotent retry: the job this key created before")}
 
@@ -50,7 +50,7 @@ class JobsController(Controller):
     tags = ("ingest jobs",)
 
     async def _create(
-        self, project: str, request: CreateJobRequest, runtime: IngestService, key: str | None, field: str
+        self, project: str, request: CreateJobRequest, runtime: IngestApplication, key: str | None, field: str
     ) -> Response[JobView]:
         project = checked_project(project)
         size = len(request.text.encode())
@@ -65,7 +65,7 @@ class JobsController(Controller):
         self,
         project: FromPath[str],
         data: JSONBody[CreateJobRequest],
-        runtime: NamedDependency[IngestService],
+        runtime: NamedDependency[IngestApplication],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobView]:
         """Queue a document for PREPROCESSING, CHUNKING and INDEXING; progress arrives as events."""
@@ -76,7 +76,7 @@ class JobsController(Controller):
         self,
         project: FromPath[str],
         data: MultipartBody[UploadForm],
-        runtime: NamedDependency[IngestService],
+        runtime: NamedDependency[IngestApplication],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobView]:
         """The same as a JSON create, with the document as the UTF-8 text file `file`."""
@@ -102,20 +102,20 @@ class JobsController(Controller):
         return await self._create(project, request, runtime, idempotency_key, "file")
 
     @get("", summary="List the project's jobs")
-    async def list_jobs(self, project: FromPath[str], runtime: NamedDependency[IngestService]) -> JobList:
+    async def list_jobs(self, project: FromPath[str], runtime: NamedDependency[IngestApplication]) -> JobList:
         """Every job of the project with its current state, oldest first."""
         return JobList(jobs=await runtime.list_jobs(checked_project(project)))
 
     @get("/{job_id:str}", summary="Get a job's current state")
     async def get_job(
-        self, project: FromPath[str], job_id: FromPath[str], runtime: NamedDependency[IngestService]
+        self, project: FromPath[str], job_id: FromPath[str], runtime: NamedDependency[IngestApplication]
     ) -> JobView:
         """The job as its events describe it now."""
         return job_view(*await runtime.get(checked_project(project), job_id))
 
     @get("/{job_id:str}/chunks", summary="The chunks a job indexed")
     async def get_chunks(
-        self, project: FromPath[str], job_id: FromPath[str], runtime: NamedDependency[IngestService]
+        self, project: FromPath[str], job_id: FromPath[str], runtime: NamedDependency[IngestApplication]
     ) -> ChunkList:
         """What INDEXING stored in the `runwire-chunks` key-value bucket, in document order."""
         return ChunkList(job=job_id, chunks=await runtime.chunks(checked_project(project), job_id))
@@ -125,7 +125,7 @@ class JobsController(Controller):
         self,
         project: FromPath[str],
         job_id: FromPath[str],
-        runtime: NamedDependency[IngestService],
+        runtime: NamedDependency[IngestApplication],
         request: Request[Any, Any, Any],
         data: JSONBody[CancelRequest | None] = None,
     ) -> JobView:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
 from runwire.contract.domain_event import EventCodec
-from runwire.es.aggregate import Repository
+from runwire.es.application import Application
+from runwire.es.repository import Repository
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
+from runwire_workflow.application import WorkflowApplication
 from runwire_workflow.config import WorkflowConfig, load_config
 from runwire_workflow.dispatch import Dispatcher
 from runwire_workflow.domain.events import SOURCE, WorkflowEvent
 from runwire_workflow.domain.state import evolve, initial
-from runwire_workflow.manager import WorkflowManager
+from runwire_workflow.process import WorkflowProcess
 from runwire_workflow.routes import WorkflowController
-from runwire_workflow.service import WorkflowService
 
 PORT_OFFSET = 3
 
@@ -27,19 +29,13 @@ def create_app(settings: Settings, config: WorkflowConfig | None = None) -> Lite
     tunables = config or load_config()
 
     @asynccontextmanager
-    async def runtime(context: ServiceContext) -> AsyncIterator[WorkflowService]:
-        repo = Repository(context.store, EventCodec[WorkflowEvent](WorkflowEvent, SOURCE), initial, evolve)
-        manager = WorkflowManager(
-            repo=repo,
-            nc=context.nc,
-            config=tunables,
-            dispatcher=Dispatcher(context.nc, tunables.command_timeout_seconds),
-        )
-        await manager.start()
-        try:
-            yield WorkflowService(repo=repo, manager=manager)
-        finally:
-            await manager.stop()
+    async def runtime(context: ServiceContext) -> AsyncIterator[WorkflowApplication]:
+        codec = EventCodec[WorkflowEvent](WorkflowEvent, SOURCE)
+        runs = Application(Repository(context.store, codec, initial, evolve), "workflow run")
+        process = WorkflowProcess(runs, tunables, Dispatcher(context.nc, tunables.command_timeout_seconds))
+        async with contextlib.aclosing(process):
+            await process.start(recover=tunables.recover)
+            yield WorkflowApplication(runs=runs, process=process)
 
     return domain_service_app(
         settings,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from runwire.contract.domain_event import fold
 from runwire.contract.rejections import IdempotencyConflict, InvalidTransition, NotFound
 from runwire_workflow.domain.commands import (
     CancelRun,
@@ -223,12 +224,6 @@ def _record_child(command: RecordChildState, run: WorkflowRun) -> list[WorkflowE
     ]
 
 
-def _fold(run: WorkflowRun, events: list[WorkflowEvent]) -> WorkflowRun:
-    for event in events:
-        run = evolve(run, event)
-    return run
-
-
 def _progress(
     run: WorkflowRun,
     done: list[WorkflowEvent],
@@ -237,7 +232,7 @@ def _progress(
     node: str | None = None,
 ) -> list[WorkflowEvent]:
     """What follows a node's completion: resuming a paused run, the progress, the run's completion."""
-    after = _fold(run, done)
+    after = fold(run, done, evolve)
     events: list[WorkflowEvent] = []
     status = run.status
     if (

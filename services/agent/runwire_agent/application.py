@@ -1,4 +1,4 @@
-"""The agent service's command handlers, shared by the HTTP routes and the NATS command subjects."""
+"""The agent service's application: its commands and queries, shared by the HTTP routes and NATS commands."""
 
 from __future__ import annotations
 
@@ -7,35 +7,30 @@ import dataclasses
 from runwire.contract.agent import CreateRunCommand, CreateRunRequest
 from runwire.contract.ids import fingerprint
 from runwire.contract.rejections import InvalidCommand
-from runwire.es.aggregate import Loaded, Repository, load_existing
-from runwire.es.background import KeyedTasks
-from runwire.es.recovery import resume_unfinished
+from runwire.es.application import Application
+from runwire.es.repository import Loaded
 from runwire.jetstream.commands import CancelCommand
 from runwire_agent.api import RunView, run_view
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import AgentCommand, AppendMessage, Approve, CancelRun, CreateRun, Reject
 from runwire_agent.domain.decide import decide
-from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
+from runwire_agent.domain.events import AgentEvent
 from runwire_agent.domain.state import Run
-from runwire_agent.runner import AgentRunner, now
+from runwire_agent.process import RunProcess, now
 
 
 @dataclasses.dataclass
-class AgentService:
-    """Creates, reads, lists, messages, approves, rejects and cancels runs; one runner task per run."""
+class AgentApplication:
+    """Creates, reads, lists, messages, approves, rejects and cancels runs; their process drives them."""
 
-    repo: Repository[Run, AgentEvent]
+    runs: Application[Run, AgentEvent]
+    process: RunProcess
     config: AgentConfig
-    runner: AgentRunner
-    tasks: KeyedTasks
-
-    def _drive(self, project: str, run_id: str) -> None:
-        self.tasks.start((project, run_id), lambda: self.runner.run(project, run_id))
 
     async def create(self, project: str, run_id: str, request: CreateRunRequest) -> tuple[Loaded[Run], bool]:
         """Create the run (or find the one this very request created before); True if new."""
-        if request.policy not in self.runner.policies:
-            available = ", ".join(sorted(self.runner.policies))
+        if request.policy not in self.process.policies:
+            available = ", ".join(sorted(self.process.policies))
             raise InvalidCommand(f"unknown policy {request.policy!r}; available: {available}", field="policy")
         max_steps = request.max_steps or self.config.max_steps
         command = CreateRun(
@@ -46,24 +41,21 @@ class AgentService:
             fingerprint=fingerprint([request.prompt, request.sources, request.policy, max_steps]),
             at=now(),
         )
-        outcome = await self.repo.execute(
+        outcome = await self.process.handle(
             project, run_id, lambda run: decide(command, run), id_seed=f"create/{command.fingerprint}"
         )
-        if not outcome.state.terminal:
-            self._drive(project, run_id)
         return Loaded(outcome.state, outcome.version), bool(outcome.events)
 
     async def get(self, project: str, run_id: str) -> Loaded[Run]:
         """The run's current state, or NotFound."""
-        return await load_existing(self.repo, project, run_id, "agent run")
+        return await self.runs.get(project, run_id)
 
     async def list_runs(self, project: str) -> list[RunView]:
         """Every run of the project, oldest first."""
-        return [run_view(*loaded) for loaded in await self.repo.list_project(project, "agent.>")]
+        return [run_view(*loaded) for loaded in await self.runs.list(project, "agent.>")]
 
     async def _command(self, project: str, run_id: str, command: AgentCommand) -> Loaded[Run]:
-        await self.get(project, run_id)
-        outcome = await self.repo.execute(project, run_id, lambda run: decide(command, run))
+        outcome = await self.process.handle(project, run_id, lambda run: decide(command, run), existing=True)
         return Loaded(outcome.state, outcome.version)
 
     async def append_message(self, project: str, run_id: str, content: str) -> Loaded[Run]:
@@ -81,10 +73,6 @@ class AgentService:
     async def cancel(self, project: str, run_id: str, reason: str, by: str) -> Loaded[Run]:
         """Stop an unfinished run."""
         return await self._command(project, run_id, CancelRun(reason=reason, by=by, at=now()))
-
-    async def recover(self) -> int:
-        """Resume every run the stream shows as unfinished; returns how many."""
-        return await resume_unfinished(self.repo.store.nc, "agent.run.created", TERMINAL_TYPES, self._drive)
 
     async def on_create_command(self, command: CreateRunCommand) -> RunView:
         """`runwire.cmd.agent.create`: the workflow service names the run id itself."""

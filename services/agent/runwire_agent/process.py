@@ -1,6 +1,7 @@
-"""Runs agent runs step by step: ask the policy, ask for approval when the tool is risky, run the tool.
+"""The agent service's process: each unfinished run goes step by step (ask the policy, ask for
+approval when the tool is risky, run the tool).
 
-Every loop starts from the run's events, so a run resumed after a restart carries on from its last
+Every loop starts from the run's state, so a run resumed after a restart carries on from its last
 recorded step (a step that was in flight is run again; tools are idempotent).
 """
 
@@ -8,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from runwire.contract.rejections import Rejected
-from runwire.es.aggregate import Repository
+from runwire.es.application import Application
+from runwire.es.process import ProcessManager
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import (
     AgentCommand,
@@ -28,7 +29,7 @@ from runwire_agent.domain.commands import (
     StartStep,
 )
 from runwire_agent.domain.decide import decide
-from runwire_agent.domain.events import AgentEvent
+from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
 from runwire_agent.domain.state import Run
 from runwire_agent.policy import FinalAnswer, Policy, ToolCall
 from runwire_agent.tools.toolbox import Tool, ToolContext, ToolFailed, needs_approval
@@ -40,21 +41,34 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclasses.dataclass
-class AgentRunner:
-    """Drives runs; `poke` wakes a run that waits (an approval, a message or a cancel arrived)."""
+class RunProcess(ProcessManager[Run, AgentEvent]):
+    """One task per unfinished run; a command on a waiting run (approval, message, cancel) wakes it."""
 
-    repo: Repository[Run, AgentEvent]
-    policies: Mapping[str, Policy]
-    tools: Mapping[str, Tool]
-    config: AgentConfig
-    _wakeups: dict[tuple[str, str], asyncio.Event] = dataclasses.field(default_factory=dict)
+    created_type = "agent.run.created"
+    terminal_types = TERMINAL_TYPES
 
-    def poke(self, project: str, run_id: str, _state: object = None, _events: Sequence[Any] = ()) -> None:
-        """Wake the run's loop if it is waiting (a repository listener)."""
-        wakeup = self._wakeups.get((project, run_id))
-        if wakeup is not None:
-            wakeup.set()
+    def __init__(
+        self,
+        app: Application[Run, AgentEvent],
+        policies: Mapping[str, Policy],
+        tools: Mapping[str, Tool],
+        config: AgentConfig,
+    ) -> None:
+        super().__init__(app, "agent")
+        self.policies = policies
+        self.tools = tools
+        self.config = config
+        self._wakeups: dict[tuple[str, str], asyncio.Event] = {}
+
+    async def carry_on(self, state: Run) -> None:
+        """Start the run's task, or wake it if it is waiting."""
+        if not state.exists or state.terminal:
+            return
+        key = (state.project, state.id)
+        if not self.tasks.start(key, lambda: self.run(state.project, state.id)):
+            wakeup = self._wakeups.get(key)
+            if wakeup is not None:
+                wakeup.set()
 
     async def run(self, project: str, run_id: str) -> None:
         """Drive a run until it is terminal (or the service stops)."""
@@ -73,21 +87,26 @@ class AgentRunner:
             self._wakeups.pop((project, run_id), None)
 
     async def _execute(self, project: str, run_id: str, command: AgentCommand) -> Run:
-        outcome = await self.repo.execute(project, run_id, lambda run: decide(command, run))
+        outcome = await self.handle(project, run_id, lambda run: decide(command, run))
         return outcome.state
 
     async def _loop(self, project: str, run_id: str, wakeup: asyncio.Event) -> None:
+        waited = False
         while True:
             wakeup.clear()
-            run = (await self.repo.load(project, run_id)).state
+            # After a wait that nothing here ended, read the stream: another process may have decided.
+            run = (await (self.app.load if waited else self.app.state)(project, run_id)).state
+            waited = False
             if not run.exists or run.terminal:
                 return
             if run.status == "queued":
                 await self._execute(project, run_id, StartRun(at=now()))
                 continue
             if run.status == "waiting_approval":
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(wakeup.wait(), self.config.approval_poll_seconds)
+                except TimeoutError:
+                    waited = True
                 continue
             await self._step(run)
             await asyncio.sleep(self.config.step_delay_seconds)

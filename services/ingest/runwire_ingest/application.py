@@ -1,4 +1,4 @@
-"""The ingest service's command handlers, shared by the HTTP routes and the NATS command subjects."""
+"""The ingest service's application: its commands and queries, shared by the HTTP routes and NATS commands."""
 
 from __future__ import annotations
 
@@ -7,32 +7,27 @@ import dataclasses
 from runwire.contract.chunks import Chunk
 from runwire.contract.ids import fingerprint
 from runwire.contract.ingest import CreateJobCommand, CreateJobRequest
-from runwire.es.aggregate import Loaded, Repository, load_existing
-from runwire.es.background import KeyedTasks
-from runwire.es.recovery import resume_unfinished
+from runwire.es.application import Application
+from runwire.es.repository import Loaded
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand
 from runwire_ingest.api import JobView, job_view
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CancelJob, CreateJob
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
+from runwire_ingest.domain.events import JobEvent
 from runwire_ingest.domain.state import Job
-from runwire_ingest.processor import JobProcessor, now
+from runwire_ingest.process import JobProcess, now
 
 
 @dataclasses.dataclass
-class IngestService:
-    """Creates, reads, lists and cancels jobs, and keeps one processor task per unfinished job."""
+class IngestApplication:
+    """Creates, reads, lists and cancels jobs; their process runs each unfinished one."""
 
-    repo: Repository[Job, JobEvent]
+    jobs: Application[Job, JobEvent]
+    process: JobProcess
     chunk_store: ChunkStore
     config: IngestConfig
-    processor: JobProcessor
-    tasks: KeyedTasks
-
-    def _process(self, project: str, job_id: str) -> None:
-        self.tasks.start((project, job_id), lambda: self.processor.run(project, job_id))
 
     async def create(self, project: str, job_id: str, request: CreateJobRequest) -> tuple[Loaded[Job], bool]:
         """Create the job (or find the one this very request created before); True if new."""
@@ -48,38 +43,29 @@ class IngestService:
             fingerprint=fingerprint([request.name, request.text, chunk_size, chunk_overlap]),
             at=now(),
         )
-        outcome = await self.repo.execute(
+        outcome = await self.process.handle(
             project, job_id, lambda job: decide(command, job), id_seed=f"create/{command.fingerprint}"
         )
-        if not outcome.state.terminal:
-            self._process(project, job_id)
         return Loaded(outcome.state, outcome.version), bool(outcome.events)
 
     async def get(self, project: str, job_id: str) -> Loaded[Job]:
         """The job's current state, or NotFound."""
-        return await load_existing(self.repo, project, job_id, "ingest job")
+        return await self.jobs.get(project, job_id)
 
     async def list_jobs(self, project: str) -> list[JobView]:
         """Every job of the project, oldest first (a fold of the project's ingest events)."""
-        return [job_view(*loaded) for loaded in await self.repo.list_project(project, "ingest.job.>")]
+        return [job_view(*loaded) for loaded in await self.jobs.list(project, "ingest.job.>")]
 
     async def cancel(self, project: str, job_id: str, reason: str, by: str) -> Loaded[Job]:
         """Cancel a queued or processing job; its processor stops before the next chunk."""
-        await self.get(project, job_id)
         command = CancelJob(reason=reason, by=by, at=now())
-        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job))
+        outcome = await self.process.handle(project, job_id, lambda job: decide(command, job), existing=True)
         return Loaded(outcome.state, outcome.version)
 
     async def chunks(self, project: str, job_id: str) -> list[Chunk]:
         """The chunks indexed so far for a job."""
         await self.get(project, job_id)
         return await self.chunk_store.chunks(project, job_id)
-
-    async def recover(self) -> int:
-        """Resume every job the stream shows as unfinished; returns how many."""
-        return await resume_unfinished(
-            self.repo.store.nc, "ingest.job.created", TERMINAL_TYPES, self._process
-        )
 
     async def on_create_command(self, command: CreateJobCommand) -> JobView:
         """`runwire.cmd.ingest.create`: the workflow service names the job id itself."""

@@ -1,6 +1,6 @@
-"""The ingest pipeline: PREPROCESSING, CHUNKING, INDEXING, recorded as events as it goes.
+"""The ingest service's process: each unfinished job runs through PREPROCESSING, CHUNKING, INDEXING.
 
-It always starts from the job's events, so the same code runs a new job and resumes one after a
+It always starts from the job's state, so the same code runs a new job and resumes one after a
 restart (earlier stages are re-derived and record nothing; indexing continues from its count).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 from datetime import UTC, datetime
@@ -17,12 +16,13 @@ import msgspec
 
 from runwire.contract.ingest import Counts, Stage
 from runwire.contract.rejections import Rejected
-from runwire.es.aggregate import Repository
+from runwire.es.application import Application
+from runwire.es.process import ProcessManager
 from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import JobEvent
+from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
 from runwire_ingest.domain.state import Job
 from runwire_ingest.domain.text import normalise, split
 
@@ -36,13 +36,21 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclasses.dataclass
-class JobProcessor:
-    """Runs jobs through the pipeline; cancellation is noticed between chunks."""
+class JobProcess(ProcessManager[Job, JobEvent]):
+    """One pipeline task per unfinished job; cancellation is noticed between chunks."""
 
-    repo: Repository[Job, JobEvent]
-    chunks: ChunkStore
-    config: IngestConfig
+    created_type = "ingest.job.created"
+    terminal_types = TERMINAL_TYPES
+
+    def __init__(self, app: Application[Job, JobEvent], chunks: ChunkStore, config: IngestConfig) -> None:
+        super().__init__(app, "ingest")
+        self.chunks = chunks
+        self.config = config
+
+    async def carry_on(self, state: Job) -> None:
+        """A job that exists and has not ended gets its pipeline task (if it has none yet)."""
+        if state.exists and not state.terminal:
+            self.tasks.start((state.project, state.id), lambda: self.run(state.project, state.id))
 
     async def run(self, project: str, job_id: str) -> None:
         """Process a job from wherever its events say it got to, until it is terminal."""
@@ -58,7 +66,7 @@ class JobProcessor:
                 await self._execute(project, job_id, FailJob(error=f"{type(exc).__name__}: {exc}", at=now()))
 
     async def _execute(self, project: str, job_id: str, command: JobCommand) -> Job:
-        outcome = await self.repo.execute(project, job_id, lambda job: decide(command, job))
+        outcome = await self.handle(project, job_id, lambda job: decide(command, job))
         return outcome.state
 
     async def _record(self, job: Job, stage: Stage, progress: float, counts: Counts) -> Job:
@@ -67,11 +75,11 @@ class JobProcessor:
 
     def _stopped(self, job: Job) -> bool:
         """Whether this process has seen the job end (a cancel served here lands in the cache)."""
-        cached = self.repo.cached(job.project, job.id)
+        cached = self.app.cached(job.project, job.id)
         return cached is not None and cached.state.terminal
 
     async def _process(self, project: str, job_id: str) -> None:
-        job = (await self.repo.load(project, job_id)).state
+        job = (await self.app.state(project, job_id)).state
         if not job.exists or job.terminal:
             return
         text = normalise(job.text)
