@@ -31,6 +31,7 @@ from runwire_ingest.domain.events import (
     JobEvent,
     JobFailed,
     JobUpdated,
+    Stage,
 )
 from runwire_ingest.domain.state import Job, evolve, initial
 
@@ -62,8 +63,8 @@ FAIL = FailJob(error="disk full", at=T1)
 COMPLETE = CompleteJob(counts=COUNTS, bucket="runwire-chunks", at=T1)
 
 
-def progress(stage: str, value: float, counts: Counts = COUNTS) -> RecordProgress:
-    return RecordProgress(stage=stage, progress=value, counts=counts, at=T1)  # type: ignore[arg-type]
+def progress(stage: Stage, value: float, counts: Counts = COUNTS) -> RecordProgress:
+    return RecordProgress(stage=stage, progress=value, counts=counts, at=T1)
 
 
 def finished(verb: str, status: str) -> InvalidTransition:

@@ -35,7 +35,12 @@ async def test_loading_an_aggregate_folds_only_events_and_its_version_is_past_th
     store: EventStore, nc: NATS, project: str
 ) -> None:
     ids, last = await store_junk_between_events(store, nc, project)
-    folded, version = await store.load(project, "a1", [], lambda state, event: [*state, event.id])
+
+    def with_id(ids: list[str], event: CloudEvent) -> list[str]:
+        return [*ids, event.id]
+
+    no_ids: list[str] = []
+    folded, version = await store.load(project, "a1", no_ids, with_id)
     assert (folded, version) == (ids, last)
 
 

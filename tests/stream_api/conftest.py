@@ -52,7 +52,8 @@ def event(project: str, type_: str = "test.happened", aggregate: str = "a1", **d
     built = new_event(type=type_, project=project, source="/test", subject=aggregate, data=data or None)
     import msgspec
 
-    return msgspec.to_builtins(built)  # type: ignore[no-any-return]
+    as_json: dict[str, Any] = msgspec.to_builtins(built)
+    return as_json
 
 
 def settings_for(nats_url: str, **overrides: Any) -> Settings:
