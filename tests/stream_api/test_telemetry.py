@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from runwire.ops.telemetry import export_configured, with_sdk
 from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event, free_port
+from tests.support.eventually import eventually
 from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
 from tests.support.stream_clients import sse
 
@@ -54,16 +53,16 @@ async def deliver_one(
 ) -> dict[str, ReadableSpan]:
     """Publish one event to a connected SSE client; its spans by operation once the write is traced."""
     async with sse(api.base, project, api.token()) as reader:
-        while not len(api.runtime.hub.index):
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(api.runtime.hub.index) > 0)
         await api.publish(project, [published])
         await reader.read_events(1)
-        for _ in range(100):  # the process span ends right after the socket write
+
+        def traced() -> dict[str, ReadableSpan] | None:
             named = spans_by_operation(spans, project)
-            if "process" in named:
-                return named
-            await asyncio.sleep(0.02)
-    return spans_by_operation(spans, project)
+            return named if "process" in named else None
+
+        # The process span ends right after the socket write.
+        return await eventually(traced, timeout=2)
 
 
 def attributes_of(span: ReadableSpan) -> Mapping[str, object]:
@@ -182,34 +181,39 @@ async def test_spans_and_latency_reach_an_otlp_endpoint(
     base = f"http://127.0.0.1:{port}"
     token = issue_token(SECRET, "t", [project])
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            for _ in range(300):
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+
+            async def ready() -> bool:
                 try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
+                    return (await http.get("/readyz")).status_code == 200
                 except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
+                    return False
+
+            async def live() -> bool:
+                stats = (await http.get("/v1/stats")).json()
+                return bool(stats["connections"]["sse"] == 1 and stats["catch_up_clients"] == 0)
+
+            await eventually(ready, timeout=15)
             async with sse(base, project, token) as reader:
-                await asyncio.sleep(0.3)
+                await eventually(live, timeout=5)  # the stream has joined the live fan-out
                 published = event(project, "otlp.check")
-                response = await http.post(
-                    f"/v1/projects/{project}/events",
-                    json=published,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
+                response = await http.post(f"/v1/projects/{project}/events", json=published)
                 assert response.status_code == 202
                 await reader.read_events(1)
-            deadline = time.monotonic() + 15
-            span_names: set[str] = set()
-            metric_names: set[str] = set()
-            while time.monotonic() < deadline and not (
-                {"send", "receive", "process"} <= span_names and "runwire.delivery.latency" in metric_names
-            ):
-                await asyncio.sleep(0.2)
-                span_names = {
-                    s.name.split(" ")[0] for s in receiver.spans() if f"events.{project}." in s.name
-                }
-                metric_names = receiver.metric_names()
+
+            def seen() -> tuple[set[str], set[str]]:
+                """The operations of this project's exported spans, and the exported metrics' names."""
+                spans = {s.name.split(" ")[0] for s in receiver.spans() if f"events.{project}." in s.name}
+                return spans, receiver.metric_names()
+
+            def exported() -> tuple[set[str], set[str]] | None:
+                spans, metrics = seen()
+                wanted = {"send", "receive", "process"} <= spans and "runwire.delivery.latency" in metrics
+                return (spans, metrics) if wanted else None
+
+            span_names, metric_names = await eventually(exported, timeout=15, failure=lambda: f"saw {seen()}")
     finally:
         process.terminate()
         process.wait(15)
