@@ -10,6 +10,8 @@ from typing import Literal, TypeVar, overload
 
 T = TypeVar("T")
 
+# Polls start quick (most conditions hold within milliseconds) and slow down to this.
+FIRST_POLL_SECONDS = 0.005
 POLL_SECONDS = 0.05
 
 
@@ -43,6 +45,7 @@ async def eventually(
     False counts as "not yet" so that a plain predicate (`lambda: len(got) >= 3`) cannot pass at once.
     """
     deadline = time.monotonic() + timeout
+    pause = FIRST_POLL_SECONDS
     while True:
         result = probe()
         if inspect.isawaitable(result):
@@ -52,4 +55,5 @@ async def eventually(
         if time.monotonic() > deadline:
             detail = f": {failure()}" if failure is not None else ""
             raise AssertionError(f"condition not met within {timeout}s{detail}")
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, POLL_SECONDS)
