@@ -193,7 +193,7 @@ async def test_filtered_read_from_a_cursor(store: EventStore, project: str) -> N
 
 async def test_filtered_read_from_a_time(store: EventStore, project: str) -> None:
     await store.publish_many([ev(project, "r1", "early.e") for _ in range(3)])
-    early = await store.read(make_filter(project))
+    early = await store.read_aggregate(project, "r1")
     since = await instant_after(early[-1].stored_ns)
     late = [ev(project, "r1", "late.e") for _ in range(3)]
     await store.publish_many(late)
