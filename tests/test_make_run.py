@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.support.eventually import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,11 +58,15 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_make_run_serves_readyz_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+async def test_make_run_serves_readyz_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     port = free_port_block(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
     env |= {"RUNWIRE_DATA_DIR": str(tmp_path / "data"), "RUNWIRE_HTTP_PORT": str(port)}
     log = (tmp_path / "run.log").open("w+")
+
+    def run_log() -> str:
+        return Path(log.name).read_text()
+
     make = subprocess.Popen(
         ["make", "--no-print-directory", "run"],
         cwd=ROOT,
@@ -70,25 +77,30 @@ def test_make_run_serves_readyz_and_ctrl_c_stops_everything(tmp_path: Path) -> N
     )
     try:
         deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and make.poll() is None:
+
+        async def ready(http: httpx.AsyncClient) -> bool:
+            assert make.poll() is None, run_log()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                    status = response.status
-                    break
-            except OSError:
-                time.sleep(0.2)
-        assert status == 200, Path(log.name).read_text()
-        while time.monotonic() < deadline and "Ctrl-C stops everything" not in Path(log.name).read_text():
-            time.sleep(0.2)  # the banner follows readiness of every service
+                return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        async with httpx.AsyncClient(timeout=1) as http:
+            await eventually(lambda: ready(http), timeout=60, failure=run_log)
+        # The banner follows readiness of every service; both within the same minute.
+        await eventually(
+            lambda: "Ctrl-C stops everything" in run_log(),
+            timeout=max(deadline - time.monotonic(), 0),
+            failure=run_log,
+        )
         processes = descendants(make.pid)
         assert len(processes) >= 3  # the supervisor, nats-server, the stream API
-        banner = Path(log.name).read_text()
+        banner = run_log()
         assert f"http://127.0.0.1:{port}" in banner
         assert "nats://127.0.0.1:" in banner
         assert "dev token" in banner
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        make.wait(30)
+        await asyncio.to_thread(make.wait, 30)
         assert [pid for pid in processes if alive(pid)] == []
     finally:
         if make.poll() is None:

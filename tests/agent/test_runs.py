@@ -13,7 +13,8 @@ from runwire_agent.domain.state import Run
 from runwire_agent.policy import Action, FinalAnswer, ToolCall
 from runwire_agent.tools.toolbox import Tool
 from tests.agent.conftest import FAST
-from tests.integration.domain_services import auth, eventually, settings_for, types_of, wait_for_type
+from tests.integration.domain_services import auth, settings_for, types_of, wait_for_type
+from tests.support.eventually import eventually
 from tests.support.http_server import serving
 
 DONE = ("agent.run.completed", "agent.run.failed", "agent.run.cancelled")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,8 @@ from tests.faults.running_system import RunningSystem, running_system, wait_for_
 
 
 @pytest.fixture
-def system(tmp_path: Path) -> Iterator[RunningSystem]:
+async def system(tmp_path: Path) -> AsyncIterator[RunningSystem]:
     """`python -m runwire_dev` with every service ready (its banner printed)."""
     with running_system(tmp_path) as running:
-        wait_for_banner(running)
+        await wait_for_banner(running)
         yield running

@@ -13,6 +13,7 @@ import websockets
 
 from tests.support.stream_clients import SSEMessage, events_of, poll, sse, ws
 
+# Pacing, not evidence: a client's pause before it reconnects, as the docs ask of clients.
 RECONNECT_SECONDS: Final = 0.2
 BROKEN: Final = (httpx.HTTPError, websockets.exceptions.WebSocketException, OSError, AssertionError)
 

@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from runwire.jetstream.nats_port import free_port, port_file, port_free
 from runwire.web.auth import issue_token, read_dev_secret
 from runwire_dev.readiness import not_ready_reason
 from runwire_dev.supervisor import PROCESSES_FILE
+from tests.support.eventually import eventually
 
 SERVICES: Final = ("stream-api", "ingest", "agent", "workflow")
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -124,10 +124,11 @@ def running_system(tmp_path: Path, **env: str) -> Iterator[RunningSystem]:
         system.stop()
 
 
-def wait_for_banner(system: RunningSystem, timeout: float = 60.0) -> None:
-    """Block until the supervisor printed its banner (every service ready), or fail with its log."""
-    deadline = time.monotonic() + timeout
-    while "Ctrl-C stops everything." not in system.log():
+async def wait_for_banner(system: RunningSystem, timeout: float = 60.0) -> None:
+    """Wait until the supervisor printed its banner (every service ready), or fail with its log."""
+
+    def banner() -> bool:
         assert system.process.poll() is None, f"make run ended:\n{system.log()}"
-        assert time.monotonic() < deadline, f"no banner within {timeout}s:\n{system.log()}"
-        time.sleep(0.1)
+        return "Ctrl-C stops everything." in system.log()
+
+    await eventually(banner, timeout, failure=lambda: f"no banner:\n{system.log()}")

@@ -7,7 +7,8 @@ import asyncio
 import httpx
 
 from runwire.jetstream.event_store import EventStore
-from tests.integration.domain_services import auth, eventually, types_of
+from tests.integration.domain_services import auth, types_of
+from tests.support.eventually import eventually
 
 DOC = {"text": "The quick brown fox jumps over the lazy dog. " * 20, "name": "fox.txt", "chunk_size": 200}
 

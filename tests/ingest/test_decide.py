@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from runwire.contract.ingest import Counts, JobCancelled, JobCompleted, JobFailed, JobUpdated
+from runwire.contract.ingest import Counts, JobCancelled, JobCompleted, JobFailed, JobUpdated, Stage
 from runwire.contract.rejections import (
     IdempotencyConflict,
     InvalidCommand,
@@ -55,8 +55,8 @@ FAIL = FailJob(error="disk full", at=T1)
 COMPLETE = CompleteJob(counts=COUNTS, bucket="runwire-chunks", at=T1)
 
 
-def progress(stage: str, value: float, counts: Counts = COUNTS) -> RecordProgress:
-    return RecordProgress(stage=stage, progress=value, counts=counts, at=T1)  # type: ignore[arg-type]
+def progress(stage: Stage, value: float, counts: Counts = COUNTS) -> RecordProgress:
+    return RecordProgress(stage=stage, progress=value, counts=counts, at=T1)
 
 
 def finished(verb: str, status: str) -> InvalidTransition:

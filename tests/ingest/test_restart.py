@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from runwire.jetstream.event_store import EventStore
-from tests.integration.domain_services import ServiceProcess, auth, events_of, eventually, wait_for_type
+from tests.integration.domain_services import ServiceProcess, auth, events_of, wait_for_type
+from tests.support.eventually import eventually
 
 SLOW = {"RUNWIRE_INGEST_CHUNK_DELAY_SECONDS": "0.1", "RUNWIRE_INGEST_STAGE_DELAY_SECONDS": "0.01"}
 

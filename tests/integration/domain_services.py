@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,7 +15,7 @@ import httpx
 from runwire.jetstream.event_store import EventStore, StoredEvent
 from runwire.ops.settings import Settings
 from runwire.web.auth import issue_token
-from tests.support.eventually import eventually as eventually
+from tests.support.eventually import eventually
 
 SECRET = "domain-services-test-secret-0123456789abcdef"
 T = TypeVar("T")
@@ -95,18 +93,21 @@ class ServiceProcess:
     async def start(self, timeout: float = 30.0) -> None:
         """Start the process and wait until it answers /healthz."""
         process = self.spawn()
-        deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.base_url, timeout=1.0) as client:
-            while time.monotonic() < deadline:
+
+            async def healthy() -> bool:
                 if process.poll() is not None:
                     raise AssertionError(f"{self.module} exited: {self.log_path.read_text()[-2000:]}")
                 try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
+                    return (await client.get("/healthz")).status_code == 200
                 except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"{self.module} did not become healthy: {self.log_path.read_text()[-2000:]}")
+                    return False
+
+            await eventually(
+                healthy,
+                timeout,
+                failure=lambda: f"{self.module} did not become healthy: {self.log_path.read_text()[-2000:]}",
+            )
 
     def kill(self) -> None:
         """SIGKILL, as a crash would end it."""

@@ -3,13 +3,13 @@ in one trace, exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import httpx
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.integration.domain_services import ServiceProcess, auth
+from tests.support.eventually import eventually
 from tests.support.otlp_receiver import otlp_receiver
 
 
@@ -34,19 +34,20 @@ async def test_an_ingest_job_is_traced_from_its_http_request_to_each_append(
                     "/ingest/jobs", json={"name": "t.txt", "text": "traced document"}, headers=auth(project)
                 )
                 assert response.status_code == 201, response.text
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
+
+            def exported() -> tuple[list[Span], list[Span]] | None:
+                """The HTTP spans and the `created` PRODUCER spans, once there are both."""
                 spans = receiver.spans()
                 http_spans = [s for s in spans if s.name.startswith("POST /v1/projects/")]
                 created = [
                     s for s in spans if s.name.startswith(f"send events.{project}.") and ".created" in s.name
                 ]
-                if http_spans and created:
-                    break
-                await asyncio.sleep(0.2)
+                return (http_spans, created) if http_spans and created else None
+
+            http_spans, created = await eventually(
+                exported, timeout=15, failure=lambda: str([s.name for s in receiver.spans()])
+            )
         finally:
             service.stop()
-    assert http_spans, [s.name for s in spans]
-    assert created, [s.name for s in spans]
     assert created[0].trace_id == http_spans[0].trace_id
     assert created[0].kind == created[0].SPAN_KIND_PRODUCER

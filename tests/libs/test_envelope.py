@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from runwire.contract.envelope import (
 )
 from runwire.contract.schemas import CLOUDEVENT_SCHEMA
 
-VALID = {
+VALID: dict[str, Any] = {
     "specversion": "1.0",
     "id": "0193a5b2-7c1d-7000-8000-000000000001",
     "source": "/runwire/workflow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -13,6 +14,7 @@ from runwire.contract.envelope import CloudEvent, encode_event, new_event
 from runwire.contract.filters import EventFilter, make_filter
 from runwire.contract.stored_check import stored_event
 from runwire.jetstream.event_store import AppendResult, ConcurrencyError, EventStore, dedup_id
+from tests.support.clock import instant_after
 
 
 async def read(
@@ -26,8 +28,10 @@ async def read(
     ]
 
 
-def ev(project: str, aggregate: str, type_: str = "test.happened", **kw: object) -> CloudEvent:
-    return new_event(type=type_, project=project, source="/test", subject=aggregate, **kw)  # type: ignore[arg-type]
+def ev(
+    project: str, aggregate: str, type_: str = "test.happened", *, id: str | None = None, data: Any = None
+) -> CloudEvent:
+    return new_event(type=type_, project=project, source="/test", subject=aggregate, id=id, data=data)
 
 
 async def test_append_returns_the_stored_sequence(store: EventStore, project: str) -> None:
@@ -201,9 +205,8 @@ async def test_filtered_read_from_a_cursor(store: EventStore, project: str) -> N
 
 async def test_filtered_read_from_a_time(store: EventStore, project: str) -> None:
     await store.publish_many([ev(project, "r1", "early.e") for _ in range(3)])
-    await asyncio.sleep(0.05)
-    since = datetime.now(UTC)
-    await asyncio.sleep(0.05)
+    early = await store.read_aggregate(project, "r1")
+    since = await instant_after(early[-1].stored_ns)
     late = [ev(project, "r1", "late.e") for _ in range(3)]
     await store.publish_many(late)
     got = await read(store, make_filter(project), since=since)
@@ -211,8 +214,7 @@ async def test_filtered_read_from_a_time(store: EventStore, project: str) -> Non
 
 
 async def test_seq_at_time_finds_first_event_after(store: EventStore, project: str) -> None:
-    since = datetime.now(UTC)
-    await asyncio.sleep(0.01)
+    since = datetime.now(UTC)  # read before the append is sent, so the event is stored after it
     result = await store.append([ev(project, "r1")])
     assert await store.seq_at_time(since) == result.last_seq
 

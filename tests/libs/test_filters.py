@@ -9,6 +9,7 @@ import nats
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nats.aio.msg import Msg
 
 from runwire.contract import subjects
 from runwire.contract.envelope import new_event
@@ -130,14 +131,13 @@ def test_pattern_matching_agrees_with_nats(
         try:
             for pattern in pattern_list:
 
-                async def on_msg(msg: nats.aio.msg.Msg, pattern: str = pattern) -> None:
+                async def on_msg(msg: Msg, pattern: str = pattern) -> None:
                     seen.add((pattern, subjects.parse_unchecked(msg.subject).type))
 
                 await nc.subscribe(f"events.p.x.{pattern}", cb=on_msg)
             for type_ in type_list:
                 await nc.publish(f"events.p.x.{type_}", b"")
-            await nc.flush()
-            await asyncio.sleep(0.02)
+            await nc.drain()  # a round trip, then every message received is handled
         finally:
             await nc.close()
         return seen

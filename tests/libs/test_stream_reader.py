@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.js.api import ConsumerInfo
 
 from runwire.contract import subjects
 from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
 from runwire.jetstream.stream_reader import StoredMessage, StreamReader
+from tests.support.eventually import eventually
 
 
 async def fill(store: EventStore, project: str, count: int, aggregate: str = "a") -> list[int]:
@@ -84,7 +87,7 @@ async def test_follow_delivers_events_appended_later(nc: NATS, store: EventStore
 
     task = asyncio.create_task(consume())
     first = await fill(store, project, 3)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: got == first)  # the reader has caught up: what follows is appended later
     second = await fill(store, project, 3)
     await asyncio.wait_for(task, 5)
     assert got == first + second
@@ -98,11 +101,11 @@ async def test_closing_removes_the_server_consumer(nc: NATS, store: EventStore, 
     await anext(batches)
     assert await consumer_count(nc) == before + 1
     await batches.aclose()
-    for _ in range(50):
-        if await consumer_count(nc) == before:
-            break
-        await asyncio.sleep(0.02)
-    assert await consumer_count(nc) == before
+
+    async def removed() -> bool:
+        return await consumer_count(nc) == before
+
+    await eventually(removed, timeout=1)
 
 
 async def test_recovers_when_its_consumer_is_deleted(nc: NATS, store: EventStore, project: str) -> None:
@@ -120,8 +123,7 @@ async def test_recovers_when_its_consumer_is_deleted(nc: NATS, store: EventStore
                     return
 
     task = asyncio.create_task(consume())
-    while len(got) < 3:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(got) >= 3)
     mine = subjects.project_filter(project)
     names = [c.name async for c in _consumers(nc) if c.config.filter_subject == mine]
     assert names
@@ -132,7 +134,7 @@ async def test_recovers_when_its_consumer_is_deleted(nc: NATS, store: EventStore
     assert got == first + second
 
 
-async def _consumers(nc: NATS):  # type: ignore[no-untyped-def]
+async def _consumers(nc: NATS) -> AsyncIterator[ConsumerInfo]:
     for info in await nc.jetstream().consumers_info("EVENTS"):
         yield info
 

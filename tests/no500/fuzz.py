@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
+from schemathesis.core.result import Err
 from schemathesis.schemas import APIOperation
 
 from runwire.web.problems import PROBLEM_JSON
@@ -28,6 +29,8 @@ MAX_WAIT_SECONDS: Final = 0.2
 STREAM_READ_SECONDS: Final = 0.3
 REQUEST_TIMEOUT: Final = (5.0, 30.0)
 
+Operation = APIOperation[Any, Any, Any, Any]
+
 
 @dataclass
 class FuzzReport:
@@ -37,11 +40,11 @@ class FuzzReport:
     failures: list[str] = field(default_factory=list)
 
 
-def _is_stream(operation: APIOperation) -> bool:
+def _is_stream(operation: Operation) -> bool:
     return operation.path.endswith("/events/stream")
 
 
-def _bounded(case: Case) -> Case:
+def _bounded(case: Case[Operation]) -> Case[Operation]:
     """Cap a long poll's `wait`: it may be any valid number, but the run must not wait for it."""
     query = case.query or {}
     wait = query.get("wait")
@@ -59,7 +62,7 @@ def _verdict(status: int, content_type: str | None) -> str | None:
 
 
 def _fuzz_operation(
-    operation: APIOperation,
+    operation: Operation,
     base_url: str,
     headers: Mapping[str, str],
     known: Mapping[str, str],
@@ -81,7 +84,7 @@ def _fuzz_operation(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def run(case: Case, use_known: bool) -> None:
+    def run(case: Case[Operation], use_known: bool) -> None:
         if use_known and case.path_parameters:
             for name in case.path_parameters:
                 if name in known:
@@ -95,8 +98,8 @@ def _fuzz_operation(
                 f"{operation.label}: {type(exc).__name__}: {exc}\n  {case.as_curl_command()}"
             )
             return
-        content_type = response.headers.get("content-type") or [None]
-        problem = _verdict(response.status_code, content_type[0])
+        content_types = response.headers.get("content-type")
+        problem = _verdict(response.status_code, content_types[0] if content_types else None)
         if problem is not None:
             body = response.content[:300].decode(errors="replace")
             report.failures.append(f"{operation.label}: {problem}: {body}\n  {case.as_curl_command()}")
@@ -117,6 +120,8 @@ def fuzz(
     schema = schemathesis.openapi.from_dict(document)
     total = FuzzReport()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         report = _fuzz_operation(operation, base_url, headers, known, examples)
         total.cases += report.cases

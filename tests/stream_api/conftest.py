@@ -6,9 +6,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from runwire.ops.telemetry import Telemetry
 from runwire.web.auth import issue_token
 from runwire_stream_api.app import create_app
 from runwire_stream_api.runtime import Runtime
+from tests.support.eventually import eventually
 from tests.support.http_server import serving
 
 SECRET = "stream-api-test-secret-0123456789"
@@ -52,7 +52,8 @@ def event(project: str, type_: str = "test.happened", aggregate: str = "a1", **d
     built = new_event(type=type_, project=project, source="/test", subject=aggregate, data=data or None)
     import msgspec
 
-    return msgspec.to_builtins(built)  # type: ignore[no-any-return]
+    as_json: dict[str, Any] = msgspec.to_builtins(built)
+    return as_json
 
 
 def settings_for(nats_url: str, **overrides: Any) -> Settings:
@@ -109,7 +110,7 @@ class APIProcess:
 
 
 @pytest.fixture
-def stream_api_process(nats_url: str, tmp_path: Path) -> Iterator[APIProcess]:
+async def stream_api_process(nats_url: str, tmp_path: Path) -> AsyncIterator[APIProcess]:
     """A stream API process on a free port, ready; killed by PID at the end if still running."""
     port = free_port()
     env = {
@@ -123,15 +124,19 @@ def stream_api_process(nats_url: str, tmp_path: Path) -> Iterator[APIProcess]:
     log = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    api = APIProcess(process, base, log_path)
+
+    async def ready(http: httpx.AsyncClient) -> bool:
+        assert process.poll() is None, f"the stream API exited:\n{api.log_text()}"
         try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
+            return (await http.get(base + "/readyz")).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.1)
+            return False
+
     try:
-        yield APIProcess(process, base, log_path)
+        async with httpx.AsyncClient(timeout=1) as http:
+            await eventually(lambda: ready(http), timeout=30, failure=api.log_text)
+        yield api
     finally:
         if process.poll() is None:
             process.kill()

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
 from runwire.web.auth import issue_token
+from tests.support.eventually import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,17 +83,17 @@ class StreamAPIProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runwire_stream_api"], env=self.env, stdout=self.log, stderr=self.log
         )
-        deadline = time.monotonic() + 30
+        process = self.process
         async with httpx.AsyncClient(timeout=1) as http:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, f"stream API exited; see {self.log.name}"
+
+            async def ready() -> bool:
+                assert process.poll() is None, f"stream API exited; see {self.log.name}"
                 try:
-                    if (await http.get(self.base + "/readyz")).status_code == 200:
-                        return
+                    return (await http.get(self.base + "/readyz")).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"stream API not ready in 30 s; see {self.log.name}")
+                    return False
+
+            await eventually(ready, timeout=30, failure=lambda: f"stream API not ready; see {self.log.name}")
 
     async def stop(self) -> None:
         """SIGTERM, as an orchestrator would: streams get `event: close`, then the process exits."""
@@ -156,13 +156,15 @@ async def wait_for_rows(page: Page, count: int) -> None:
 async def live_tail_reached(base: str, token: str) -> None:
     """Wait until the page's stream has caught up and joined the live fan-out, whose deliveries
     are the ones a trace times."""
+    stats: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-        for _ in range(100):
+
+        async def live() -> bool:
+            nonlocal stats
             stats = (await http.get("/v1/stats", headers={"Authorization": f"Bearer {token}"})).json()
-            if stats["connections"]["sse"] == 1 and stats["catch_up_clients"] == 0:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"the page's stream is still catching up: {stats}")
+            return bool(stats["connections"]["sse"] == 1 and stats["catch_up_clients"] == 0)
+
+        await eventually(live, timeout=10, failure=lambda: f"the page's stream is still catching up: {stats}")
 
 
 async def test_dashboard_live_restart_and_trace(
@@ -220,7 +222,8 @@ async def test_dashboard_live_restart_and_trace(
             expected += await publish_http(stream_api.base, token, project, after)
             await wait_for_rows(page, len(expected))
             await expect(page.locator("#connection")).to_have_text(f"Live · {project}")
-            await asyncio.sleep(0.5)  # room for a duplicate to show up, were there one
+            # Events arrive in order, so once the newest is shown, a duplicate of any would be too.
+            await page.locator(f"#event-rows tr[data-cursor='{expected[-1]}']").wait_for(timeout=20_000)
             shown = await shown_cursors(page)
             assert shown == sorted(expected, key=int, reverse=True)
             assert len(set(shown)) == len(shown) == 11

@@ -107,9 +107,9 @@ async def run(nats_url: str, scenario: Scenario, transport: str) -> tuple[list[s
                         cursor = message.id
             elif transport == "ws":
                 async with ws(base, project, token, params) as connection:
-                    for message in await ws_read(connection, want, timeout=15) if want > 0 else []:
-                        received.append(message["event"]["id"])
-                        cursor = message["id"]
+                    for item in await ws_read(connection, want, timeout=15) if want > 0 else []:
+                        received.append(item["event"]["id"])
+                        cursor = item["id"]
             else:
                 params["limit"] = str(scenario.page)
                 params["wait"] = "2"

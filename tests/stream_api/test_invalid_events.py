@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 
 from runwire.contract.envelope import encode_event, new_event
 from tests.stream_api.conftest import StartAPI, StreamAPI
+from tests.support.eventually import eventually
 from tests.support.stream_clients import poll, sse, ws, ws_read
 
 INVALID = "runwire_stream_invalid_events_total"
@@ -40,12 +41,15 @@ async def test_a_poll_over_only_junk_moves_next_past_it(api: StreamAPI, nc: NATS
     before = (await poll(api.http, project, api.token())).json()["next"]
     await publish_raw(nc, f"events.{project}.x.y", b"{oops")
     last = await publish_raw(nc, f"events.{project}.x.y", b'{"not": "a cloudevent"}')
-    while True:  # until the instance has seen the junk: then the page is empty and next is past it
+
+    async def past_the_junk() -> bool:
+        """Whether the page is empty with `next` past the junk (once the instance has seen it)."""
         response = await poll(api.http, project, api.token(), last_event_id=before, wait=1)
         page = json.loads(response.content)
         assert page["events"] == []
-        if page["next"] == str(last):
-            break
+        return bool(page["next"] == str(last))
+
+    await eventually(past_the_junk)
 
 
 async def test_junk_between_events_is_skipped_by_a_replaying_poll(

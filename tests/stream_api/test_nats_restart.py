@@ -3,8 +3,6 @@ consumers and the open stream carries on without a gap or a duplicate."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import nats
@@ -12,21 +10,23 @@ import nats
 from runwire.jetstream.embedded_nats import EmbeddedNats
 from runwire.jetstream.event_store import EventStore, StreamSettings
 from tests.stream_api.conftest import StartAPI, StreamAPI, event
+from tests.support.eventually import eventually
 from tests.support.stream_clients import sse
 
 
 async def publish_when_ready(api: StreamAPI, project: str, events: list[dict[str, object]]) -> list[str]:
     """Publish once the store takes events again (503 while NATS is coming back)."""
-    deadline = time.monotonic() + 20
-    while True:
+
+    async def published() -> list[str] | None:
         response = await api.http.post(
             f"/v1/projects/{project}/events", json=events, headers={"Authorization": f"Bearer {api.token()}"}
         )
         if response.status_code == 202:
             return [e["cursor"] for e in response.json()["events"]]
         assert response.status_code == 503, response.text
-        assert time.monotonic() < deadline, "the store did not come back"
-        await asyncio.sleep(0.2)
+        return None
+
+    return await eventually(published, timeout=20, failure=lambda: "the store did not come back")
 
 
 async def test_a_stream_survives_a_nats_restart(start_api: StartAPI, tmp_path: Path, project: str) -> None:

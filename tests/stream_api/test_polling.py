@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from tests.stream_api.conftest import StreamAPI, event
+from tests.support.eventually import eventually
 from tests.support.stream_clients import poll
 
 
@@ -46,7 +47,7 @@ async def test_next_of_a_filtered_empty_poll_skips_what_did_not_match(api: Strea
 async def test_long_poll_returns_when_an_event_arrives(api: StreamAPI, project: str) -> None:
     cursors = await api.publish(project, [event(project)])
     task = asyncio.create_task(poll(api.http, project, api.token(), last_event_id=cursors[0], wait=10))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(api.runtime.clients) == 1, timeout=5)  # the poll has joined
     assert not task.done()
     later = await api.publish(project, [event(project, n=1)])
     page = (await asyncio.wait_for(task, 5)).json()

@@ -106,7 +106,8 @@ async def test_published_events_reach_live_streams(api: StreamAPI, project: str)
 
 def items(response: httpx.Response) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
-    return response.json()["events"]  # type: ignore[no-any-return]
+    events: list[dict[str, Any]] = response.json()["events"]
+    return events
 
 
 async def test_same_id_in_two_projects_is_stored_and_served_in_both(api: StreamAPI, project: str) -> None:

@@ -6,11 +6,13 @@ import asyncio
 import signal
 import time
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, APIProcess
+from tests.support.eventually import eventually
 from tests.support.stream_clients import sse, ws
 
 
@@ -19,7 +21,13 @@ async def test_sigterm_closes_streams_and_exits(stream_api_process: APIProcess, 
     token = issue_token(SECRET, "t", [project])
     async with sse(base, project, token) as reader, ws(base, project, token) as connection:
         await reader.read_until(lambda ms: any(m.comment == "connected" for m in ms))
-        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+
+            async def both_streams_open() -> bool:
+                connections = (await http.get("/v1/stats")).json()["connections"]
+                return bool(connections["sse"] == connections["ws"] == 1)
+
+            await eventually(both_streams_open, timeout=5)
         process.send_signal(signal.SIGTERM)
         messages = await reader.read_to_end(timeout=10)
         with pytest.raises(ConnectionClosed) as closed:

@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlparse
 
 from tests.stream_api.conftest import StartAPI, event
+from tests.support.eventually import eventually
 from tests.support.stream_clients import sse
 
 
@@ -69,8 +70,7 @@ async def test_slow_client_gets_everything_in_order_and_fast_client_keeps_its_la
     try:
         async with sse(api.base, project, token) as fast:
             await fast.read_until(lambda ms: any(m.comment == "connected" for m in ms))
-            while len(api.runtime.hub.index) < 2:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: len(api.runtime.hub.index) >= 2)
             for round_ in range(40):
                 batch = [event(project, "bulk.item", n=round_ * 50 + i, blob=blob) for i in range(50)]
                 sent = time.monotonic()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,8 @@ import nats
 from runwire.jetstream.embedded_nats import EmbeddedNats
 from runwire.jetstream.event_store import EventStore, StreamSettings
 from tests.stream_api.conftest import StartAPI, StreamAPI, event
+from tests.support.clock import instant_after
+from tests.support.eventually import eventually
 from tests.support.stream_clients import events_of, sse
 
 
@@ -70,9 +71,8 @@ async def test_resume_replays_then_continues_live_without_gap(api: StreamAPI, pr
 
 async def test_since_starts_at_the_first_event_stored_after_it(api: StreamAPI, project: str) -> None:
     await api.publish(project, [event(project, "before.it")])
-    await asyncio.sleep(0.05)
-    since = datetime.now(UTC).isoformat()
-    await asyncio.sleep(0.05)
+    [stored] = await api.runtime.store.read_aggregate(project, "a1")
+    since = (await instant_after(stored.stored_ns)).isoformat()
     after = await api.publish(project, [event(project, "after.it"), event(project, "after.it")])
     async with sse(api.base, project, api.token(), {"since": since}) as reader:
         got = await reader.read_events(2)
@@ -123,27 +123,15 @@ async def test_cursor_older_than_retention_gets_a_reset(
 
 
 async def test_disconnect_frees_the_client_and_its_subscription(api: StreamAPI, project: str) -> None:
-    await asyncio.sleep(0.1)
-    tasks_before = len(asyncio.all_tasks())
+    tasks_before = asyncio.all_tasks()
     async with sse(api.base, project, api.token()) as reader:
         await reader.read_until(lambda ms: any(m.comment == "connected" for m in ms))
-        for _ in range(100):
-            if len(api.runtime.hub.index):
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(api.runtime.hub.index) > 0, timeout=1)
         assert len(api.runtime.clients) == 1
         assert len(api.runtime.hub.index) == 1
-    for _ in range(100):
-        if not api.runtime.clients and not len(api.runtime.hub.index):
-            break
-        await asyncio.sleep(0.02)
-    assert api.runtime.clients == set()
-    assert len(api.runtime.hub.index) == 0
-    for _ in range(100):
-        if len(asyncio.all_tasks()) <= tasks_before:
-            break
-        await asyncio.sleep(0.02)
-    assert len(asyncio.all_tasks()) <= tasks_before  # no stream task or generator left running
+    await eventually(lambda: not api.runtime.clients and not len(api.runtime.hub.index), timeout=2)
+    # No stream task or generator left running: every task started since the stream opened has ended.
+    await eventually(lambda: asyncio.all_tasks() <= tasks_before, timeout=2)
 
 
 async def test_disconnect_during_replay_removes_its_consumer(api: StreamAPI, project: str) -> None:
@@ -152,12 +140,11 @@ async def test_disconnect_during_replay_removes_its_consumer(api: StreamAPI, pro
     before = (await js.stream_info("EVENTS")).state.consumer_count
     async with sse(api.base, project, api.token(), {"from": "earliest"}) as reader:
         await reader.read_events(1)
-    for _ in range(100):
-        if (await js.stream_info("EVENTS")).state.consumer_count <= before and not api.runtime.clients:
-            break
-        await asyncio.sleep(0.05)
-    assert (await js.stream_info("EVENTS")).state.consumer_count <= before
-    assert api.runtime.clients == set()
+
+    async def consumer_removed() -> bool:
+        return (await js.stream_info("EVENTS")).state.consumer_count <= before and not api.runtime.clients
+
+    await eventually(consumer_removed, timeout=5)
 
 
 async def test_missing_token_is_401_problem(api: StreamAPI, project: str) -> None:

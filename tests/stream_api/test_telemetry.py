@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import Histogram, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -22,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from runwire.ops.telemetry import export_configured, with_sdk
 from runwire.web.auth import issue_token
 from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event, free_port
+from tests.support.eventually import eventually
 from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
 from tests.support.stream_clients import sse
 
@@ -54,16 +53,21 @@ async def deliver_one(
 ) -> dict[str, ReadableSpan]:
     """Publish one event to a connected SSE client; its spans by operation once the write is traced."""
     async with sse(api.base, project, api.token()) as reader:
-        while not len(api.runtime.hub.index):
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(api.runtime.hub.index) > 0)
         await api.publish(project, [published])
         await reader.read_events(1)
-        for _ in range(100):  # the process span ends right after the socket write
+
+        def traced() -> dict[str, ReadableSpan] | None:
             named = spans_by_operation(spans, project)
-            if "process" in named:
-                return named
-            await asyncio.sleep(0.02)
-    return spans_by_operation(spans, project)
+            return named if "process" in named else None
+
+        # The process span ends right after the socket write.
+        return await eventually(traced, timeout=2)
+
+
+def attributes_of(span: ReadableSpan) -> Mapping[str, object]:
+    assert span.attributes is not None
+    return span.attributes
 
 
 def spans_by_operation(spans: InMemorySpanExporter, project: str) -> dict[str, ReadableSpan]:
@@ -88,10 +92,11 @@ async def test_publish_receive_fanout_and_process_share_one_trace(
     assert len(trace_ids) == 1
     assert named["receive"].parent is not None
     assert named["receive"].parent.span_id == named["send"].context.span_id
-    assert named["fanout"].attributes["runwire.recipients"] == 1
-    assert named["send"].attributes["messaging.system"] == "nats"
-    assert named["send"].attributes["messaging.destination.name"] == f"events.{project}.j1.job.started"
-    assert named["send"].attributes["messaging.message.id"] == published["id"]
+    assert attributes_of(named["fanout"])["runwire.recipients"] == 1
+    send = attributes_of(named["send"])
+    assert send["messaging.system"] == "nats"
+    assert send["messaging.destination.name"] == f"events.{project}.j1.job.started"
+    assert send["messaging.message.id"] == published["id"]
 
 
 async def test_an_incoming_traceparent_is_honoured(
@@ -121,15 +126,17 @@ async def test_delivery_latency_histogram_in_otel_and_prometheus(
 ) -> None:
     await deliver_one(traced_api, project, event(project), spans)
     data = metric_reader.get_metrics_data()
+    assert data is not None
     points = {
         metric.name: metric.data.data_points
         for resource in data.resource_metrics
         for scope in resource.scope_metrics
         for metric in scope.metrics
+        if isinstance(metric.data, Histogram)
     }
     [delivery] = points["runwire.delivery.latency"]
     assert delivery.count == 1
-    assert dict(delivery.attributes) == {"transport": "sse", "project": "_all"}
+    assert dict(delivery.attributes or {}) == {"transport": "sse", "project": "_all"}
     assert sum(p.count for p in points["runwire.stream.receive.latency"]) >= 1
     text = (await traced_api.http.get("/metrics")).text
     assert 'runwire_delivery_latency_seconds_count{project="_all",transport="sse"} 1.0' in text
@@ -174,34 +181,39 @@ async def test_spans_and_latency_reach_an_otlp_endpoint(
     base = f"http://127.0.0.1:{port}"
     token = issue_token(SECRET, "t", [project])
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            for _ in range(300):
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+
+            async def ready() -> bool:
                 try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
+                    return (await http.get("/readyz")).status_code == 200
                 except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
+                    return False
+
+            async def live() -> bool:
+                stats = (await http.get("/v1/stats")).json()
+                return bool(stats["connections"]["sse"] == 1 and stats["catch_up_clients"] == 0)
+
+            await eventually(ready, timeout=15)
             async with sse(base, project, token) as reader:
-                await asyncio.sleep(0.3)
+                await eventually(live, timeout=5)  # the stream has joined the live fan-out
                 published = event(project, "otlp.check")
-                response = await http.post(
-                    f"/v1/projects/{project}/events",
-                    json=published,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
+                response = await http.post(f"/v1/projects/{project}/events", json=published)
                 assert response.status_code == 202
                 await reader.read_events(1)
-            deadline = time.monotonic() + 15
-            span_names: set[str] = set()
-            metric_names: set[str] = set()
-            while time.monotonic() < deadline and not (
-                {"send", "receive", "process"} <= span_names and "runwire.delivery.latency" in metric_names
-            ):
-                await asyncio.sleep(0.2)
-                span_names = {
-                    s.name.split(" ")[0] for s in receiver.spans() if f"events.{project}." in s.name
-                }
-                metric_names = receiver.metric_names()
+
+            def seen() -> tuple[set[str], set[str]]:
+                """The operations of this project's exported spans, and the exported metrics' names."""
+                spans = {s.name.split(" ")[0] for s in receiver.spans() if f"events.{project}." in s.name}
+                return spans, receiver.metric_names()
+
+            def exported() -> tuple[set[str], set[str]] | None:
+                spans, metrics = seen()
+                wanted = {"send", "receive", "process"} <= spans and "runwire.delivery.latency" in metrics
+                return (spans, metrics) if wanted else None
+
+            span_names, metric_names = await eventually(exported, timeout=15, failure=lambda: f"saw {seen()}")
     finally:
         process.terminate()
         process.wait(15)

@@ -9,6 +9,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.stream_api.conftest import StreamAPI, event
+from tests.support.eventually import eventually
 from tests.support.stream_clients import ws, ws_read
 
 
@@ -65,10 +66,7 @@ async def test_refused_upgrade_answers_with_http_status(
 
 async def test_shutdown_closes_with_1001(api: StreamAPI, project: str) -> None:
     async with ws(api.base, project, api.token()) as connection:
-        for _ in range(100):
-            if api.runtime.clients:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(api.runtime.clients) == 1, timeout=1)
         api.runtime.begin_shutdown()
         with pytest.raises(ConnectionClosed) as caught:
             await asyncio.wait_for(connection.recv(), 5)
@@ -78,14 +76,6 @@ async def test_shutdown_closes_with_1001(api: StreamAPI, project: str) -> None:
 
 async def test_client_disconnect_frees_the_stream(api: StreamAPI, project: str) -> None:
     async with ws(api.base, project, api.token()):
-        for _ in range(100):
-            if api.runtime.clients:
-                break
-            await asyncio.sleep(0.01)
-        assert len(api.runtime.clients) == 1
-    for _ in range(200):
-        if not api.runtime.clients:
-            break
-        await asyncio.sleep(0.01)
-    assert api.runtime.clients == set()
+        await eventually(lambda: len(api.runtime.clients) == 1, timeout=1)
+    await eventually(lambda: api.runtime.clients == set(), timeout=2)
     assert len(api.runtime.hub.index) == 0

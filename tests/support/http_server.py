@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from litestar import Litestar
 
 from runwire.web.serve import WebSocketProtocol, run_shutdown_hooks
+from tests.support.eventually import eventually
 
 
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to pytest."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
+    def capture_signals(self) -> Iterator[None]:
         yield
 
 
@@ -35,11 +36,14 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    def started() -> bool:
         if task.done():
             task.result()
             raise RuntimeError("server exited at start")
-        await asyncio.sleep(0.01)
+        return server.started
+
+    await eventually(started)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,7 @@ from runwire_workflow.domain.events import (
     RunCreated,
     RunFailed,
     RunResumed,
+    RunStatus,
     RunUpdated,
     WorkflowEvent,
 )
@@ -133,11 +135,11 @@ def ended(verb: str, status: str) -> InvalidTransition:
     return InvalidTransition(f"cannot {verb} workflow run wf-1: it is already {status}")
 
 
-def progress(status: str, completed: int) -> RunUpdated:
-    return RunUpdated(at=T1, status=status, completed=completed, total=5)  # type: ignore[arg-type]
+def progress(status: RunStatus, completed: int) -> RunUpdated:
+    return RunUpdated(at=T1, status=status, completed=completed, total=5)
 
 
-def child_state(state: dict[str, object], seq: int) -> RecordChildState:
+def child_state(state: dict[str, Any], seq: int) -> RecordChildState:
     return RecordChildState(node="load", child="wf-1-load", state=state, seq=seq, at=T1)
 
 

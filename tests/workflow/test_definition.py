@@ -18,7 +18,7 @@ from runwire_workflow.domain.definition import (
 )
 
 
-def nodes(*items: dict[str, Any]) -> dict[str, Any]:
+def nodes(*items: object) -> dict[str, Any]:
     return {"nodes": list(items)}
 
 

@@ -8,7 +8,8 @@ import httpx
 
 from runwire.jetstream.event_store import EventStore, StoredEvent
 from runwire_workflow.app import create_app as workflow_app
-from tests.integration.domain_services import auth, eventually, settings_for, types_of, wait_for_type
+from tests.integration.domain_services import auth, settings_for, types_of, wait_for_type
+from tests.support.eventually import eventually
 from tests.support.http_server import serving
 from tests.workflow.conftest import WORKFLOW
 
