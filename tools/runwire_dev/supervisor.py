@@ -175,8 +175,8 @@ class Child:
     """When a pending restart is due (monotonic), None while running."""
 
 
-async def _ensure_stream(settings: Settings, url: str) -> None:
-    nc = await connect_nats([url], "runwire-supervisor")
+async def _ensure_stream(settings: Settings, servers: list[str]) -> None:
+    nc = await connect_nats(servers, "runwire-supervisor")
     try:
         await EventStore(nc).ensure_stream(stream_settings(settings))
     finally:
@@ -217,7 +217,8 @@ class Supervisor:
                 ) from exc
             nats_url = server.url
         self.nats_url = nats_url
-        asyncio.run(_ensure_stream(settings, nats_url.split(",")[0]))
+        # Every listed server: a cluster's first node may be the one that is down.
+        asyncio.run(_ensure_stream(settings, [url.strip() for url in nats_url.split(",") if url.strip()]))
         self.secret = settings.auth_secret or dev_secret(self.data_dir)
         env = {
             **os.environ,

@@ -11,12 +11,12 @@ import contextlib
 from typing import Final
 
 import msgspec
-import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from runwire.contract.chunks import MAX_CHUNK_BYTES, Chunk, chunk_key
+from runwire.jetstream.key_value import open_bucket
 from runwire.jetstream.stream_reader import StreamReader
 
 _decoder = msgspec.json.Decoder(Chunk)
@@ -34,20 +34,17 @@ class ChunkStore:
 
     @classmethod
     async def open(cls, nc: NATS, bucket: str = BUCKET) -> ChunkStore:
-        """The bucket, created with file storage if it does not exist yet (safe from several processes)."""
-        js = nc.jetstream()
-        try:
-            kv = await js.key_value(bucket)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(
-                KeyValueConfig(
-                    bucket=bucket,
-                    history=1,
-                    storage=StorageType.FILE,
-                    max_value_size=MAX_CHUNK_BYTES,
-                    description="runwire: text chunks of ingested documents",
-                )
-            )
+        """The bucket, created with file storage and EVENTS' replicas if it does not exist yet."""
+        kv = await open_bucket(
+            nc,
+            KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                storage=StorageType.FILE,
+                max_value_size=MAX_CHUNK_BYTES,
+                description="runwire: text chunks of ingested documents",
+            ),
+        )
         return cls(nc, kv, bucket)
 
     async def put(self, project: str, job: str, chunk: Chunk) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -37,7 +38,12 @@ PUBLISH_TIMEOUT_SECONDS: Final = 5.0
 API_TIMEOUT_SECONDS: Final = 5.0
 
 # JetStream error codes this module interprets.
+log = logging.getLogger(__name__)
+
 ERR_WRONG_LAST_SEQUENCE: Final = 10071
+# A clustered stream's leader answers the same conflict with another code (10164, "wrong last sequence").
+ERR_WRONG_LAST_SEQUENCE_CLUSTERED: Final = 10164
+CONFLICT_CODES: Final = frozenset({ERR_WRONG_LAST_SEQUENCE, ERR_WRONG_LAST_SEQUENCE_CLUSTERED})
 ERR_BATCH_DUPLICATE_ID: Final = 10201
 ERR_STREAM_NOT_FOUND: Final = 10059
 
@@ -60,6 +66,19 @@ class StreamSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_bytes: int = -1
     max_msgs: int = -1
     max_msg_size: int = 1024 * 1024
+
+
+# The settings an operator chooses (replicas, retention, dedup window): kept as the stream has them.
+OPERATOR_KEYS: Final = frozenset(
+    {"num_replicas", "duplicate_window", "max_age", "max_bytes", "max_msgs", "max_msg_size"}
+)
+
+
+class StreamSettingDrift(msgspec.Struct, frozen=True):
+    """One setting where the stream and this process's configuration differ."""
+
+    stream: object
+    configured: object
 
 
 class ConcurrencyError(Exception):
@@ -202,6 +221,7 @@ class EventStore:
         self.nc = nc
         self.stream = stream
         self.telemetry = telemetry or global_telemetry()
+        self.settings_drift: dict[str, StreamSettingDrift] = {}
 
     async def _api(self, subject: str, payload: object = None) -> bytes:
         body = b"" if payload is None else _json.encode(payload)
@@ -214,14 +234,69 @@ class EventStore:
         return reply.data
 
     async def ensure_stream(self, settings: StreamSettings | None = None) -> None:
-        """Create EVENTS, or update it to these settings; idempotent, safe from several processes."""
+        """Create EVENTS when missing; never change an existing stream's replicas or limits.
+
+        Several processes with different settings may start against one stream: the first creates it,
+        the others keep what is there and report the difference (`settings_drift`, logged and shown by
+        /readyz). Capabilities runwire needs (subjects, atomic batches, direct gets) are added if absent.
+        Changing replicas or limits is an explicit admin command (`python -m runwire_dev.stream`).
+        """
         config = stream_config(settings or StreamSettings(), self.stream)
         info = _stream_info.decode(await self._api(f"STREAM.INFO.{self.stream}"))
         if info.error is not None and info.error.err_code != ERR_STREAM_NOT_FOUND:
             raise StoreError(info.error.description, code=info.error.code, err_code=info.error.err_code)
-        verb = "CREATE" if info.error is not None else "UPDATE"
-        if info.config is not None and all(info.config.get(k) == v for k, v in config.items()):
+        if info.error is not None or info.config is None:
+            await self._configure("CREATE", config)
             return
+        existing = info.config
+        self.settings_drift = {
+            key: StreamSettingDrift(stream=existing.get(key), configured=config[key])
+            for key in OPERATOR_KEYS
+            if existing.get(key) != config[key]
+        }
+        if self.settings_drift:
+            log.warning(
+                "stream %s keeps its settings (%s); change them with `python -m runwire_dev.stream --apply`",
+                self.stream,
+                ", ".join(
+                    f"{key}={drift.stream} where this process is configured with {drift.configured}"
+                    for key, drift in self.settings_drift.items()
+                ),
+            )
+        missing = {
+            key: value
+            for key, value in config.items()
+            if key not in OPERATOR_KEYS and existing.get(key) != value
+        }
+        if missing:
+            await self._configure("UPDATE", {**existing, **missing})
+
+    async def apply_settings(self, settings: StreamSettings) -> dict[str, StreamSettingDrift]:
+        """The admin command: change EVENTS to these settings; returns what changed (old -> new)."""
+        config = stream_config(settings, self.stream)
+        info = _stream_info.decode(await self._api(f"STREAM.INFO.{self.stream}"))
+        if info.error is not None or info.config is None:
+            await self._configure("CREATE", config)
+            return {}
+        changes = {
+            key: StreamSettingDrift(stream=info.config.get(key), configured=value)
+            for key, value in config.items()
+            if info.config.get(key) != value
+        }
+        if changes:
+            await self._configure("UPDATE", {**info.config, **config})
+        self.settings_drift = {}
+        return changes
+
+    async def replicas(self) -> int:
+        """The replica count EVENTS has now (key-value buckets follow it)."""
+        info = _stream_info.decode(await self._api(f"STREAM.INFO.{self.stream}"))
+        if info.error is not None or info.config is None:
+            raise StoreError(f"stream {self.stream} unavailable", retryable=True)
+        replicas = info.config.get("num_replicas", 1)
+        return replicas if isinstance(replicas, int) else 1
+
+    async def _configure(self, verb: str, config: dict[str, object]) -> None:
         result = _stream_info.decode(await self._api(f"STREAM.{verb}.{self.stream}", config))
         if result.error is not None:
             raise StoreError(
@@ -288,11 +363,11 @@ class EventStore:
                 first_seq = ack.seq - len(payloads) + 1
                 return AppendResult(list(range(first_seq, ack.seq + 1)))
         error = ack.error
-        if error.err_code in (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_ID):
+        if error.err_code in CONFLICT_CODES or error.err_code == ERR_BATCH_DUPLICATE_ID:
             stored = await self._already_stored(events, expected)
             if stored is not None:
                 return AppendResult(stored, duplicate=True)
-            if error.err_code == ERR_WRONG_LAST_SEQUENCE and expected is not None:
+            if error.err_code in CONFLICT_CODES and expected is not None:
                 match = _WRONG_LAST_RE.search(error.description)
                 actual = int(match.group(1)) if match else None
                 raise ConcurrencyError(events[0].project, events[0].aggregate, expected, actual)

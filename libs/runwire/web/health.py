@@ -31,4 +31,8 @@ async def readyz(state: State) -> dict[str, object]:
         bounds = await store.bounds()
     except StoreError as exc:
         raise not_ready(f"EVENTS stream unavailable: {exc}") from exc
-    return {"status": "ready", "stream": store.stream, "last_seq": bounds.last_seq}
+    ready: dict[str, object] = {"status": "ready", "stream": store.stream, "last_seq": bounds.last_seq}
+    if store.settings_drift:
+        # Kept, not changed behind the operator's back: what differs from this process's settings.
+        ready["settings_drift"] = store.settings_drift
+    return ready

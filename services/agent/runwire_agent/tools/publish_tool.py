@@ -13,6 +13,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 
+from runwire.jetstream.key_value import open_bucket
 from runwire_agent.domain.events import Risk
 from runwire_agent.tools.toolbox import ToolContext, ToolFailed
 
@@ -36,11 +37,7 @@ class PublishReportTool:
         return round(COST_BASE_USD + COST_PER_KB_USD * size / 1024, 4)
 
     async def run(self, context: ToolContext, arguments: Mapping[str, Any]) -> Any:
-        js = self._nc.jetstream()
-        try:
-            kv = await js.key_value(BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
+        kv = await open_bucket(self._nc, KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
         key = f"{context.project}.{context.run_id}"
         report = msgspec.json.encode({"title": arguments.get("title", ""), "body": arguments.get("body", "")})
         try:
