@@ -6,7 +6,8 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck format demo bench clean schemas
+
+.PHONY: install run cluster test lint typecheck format demo bench clean schemas
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ install: $(STAMP) ## create .venv and install everything (idempotent)
 
 run: install ## start NATS (embedded unless RUNWIRE_NATS_URL is set) and every service
 	$(PY) -m runwire_dev
+
+cluster: install ## a local 3-node JetStream cluster, two stream API instances and every service
+	$(PY) -m runwire_dev --cluster
 
 demo: install ## against a running `make run`: one project through ingest, agent and a workflow
 	$(PY) -m runwire_dev.demo

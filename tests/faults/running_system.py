@@ -98,18 +98,24 @@ class RunningSystem:
 
 
 @contextlib.contextmanager
-def running_system(tmp_path: Path, **env: str) -> Iterator[RunningSystem]:
-    """Start what `make run` runs, with a free NATS port remembered in advance (never 4222)."""
+def running_system(
+    tmp_path: Path, *args: str, http_ports: int = len(SERVICES), **env: str
+) -> Iterator[RunningSystem]:
+    """Start what `make run` runs (`args` e.g. `--cluster`), with free NATS ports remembered in
+    advance (never 4222 or the cluster's defaults)."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    port_file(data_dir).write_text(f"{free_port('127.0.0.1')}\n")
-    http_port = free_port_block(len(SERVICES))
+    for nats_dir in [data_dir, *(data_dir / "cluster" / f"n{i}" for i in (1, 2, 3))]:
+        for directory in (nats_dir, nats_dir / "route"):
+            directory.mkdir(parents=True, exist_ok=True)
+            port_file(directory).write_text(f"{free_port('127.0.0.1')}\n")
+    http_port = free_port_block(http_ports)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
     environment |= {"RUNWIRE_DATA_DIR": str(data_dir), "RUNWIRE_HTTP_PORT": str(http_port), **env}
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runwire_dev"],
+            [sys.executable, "-m", "runwire_dev", *args],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,

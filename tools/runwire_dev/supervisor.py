@@ -7,6 +7,9 @@ log line per restart; the others keep running. The embedded nats-server always c
 same port, remembered in the data directory. The URLs and a dev token are printed once every
 service answers `/readyz`. On Ctrl-C or SIGTERM it stops the services and the server it started,
 by their PIDs, leaving no process behind.
+
+`--cluster` (`make cluster`) runs the same system on a local 3-node JetStream cluster (EVENTS at
+R3) with a second stream API instance, for trying fail-over by hand.
 """
 
 from __future__ import annotations
@@ -24,18 +27,26 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Final, Protocol
 
+import msgspec
+import nats.errors
+
 from runwire.jetstream.connection import connect_nats
 from runwire.jetstream.embedded_nats import EmbeddedNats, EmbeddedNatsError
-from runwire.jetstream.event_store import EventStore, stream_settings
+from runwire.jetstream.event_store import EventStore, StoreError, stream_settings
 from runwire.jetstream.nats_port import nats_port, port_file
 from runwire.ops.settings import Settings, SettingsError, load_settings
 from runwire.web.auth import dev_secret, issue_token
 from runwire_dev.backoff import Backoff
+from runwire_dev.local_cluster import ClusterNodeProcess, cluster_nodes
 from runwire_dev.readiness import not_ready_reason
 
 READY_TIMEOUT_SECONDS: Final = 60.0
 TICK_SECONDS: Final = 0.1
 PROCESSES_FILE: Final = "processes.json"
+STREAM_READY_SECONDS: Final = 30.0
+# `make cluster`: a second stream API instance, on the port after the domain services'.
+SECOND_STREAM_API: Final = "stream-api-2"
+SECOND_STREAM_API_OFFSET: Final = 4
 
 
 @dataclass(frozen=True)
@@ -176,9 +187,18 @@ class Child:
 
 
 async def _ensure_stream(settings: Settings, servers: list[str]) -> None:
+    """Create EVENTS if missing; on a cluster just started, retried until JetStream has a leader."""
     nc = await connect_nats(servers, "runwire-supervisor")
+    deadline = time.monotonic() + STREAM_READY_SECONDS
     try:
-        await EventStore(nc).ensure_stream(stream_settings(settings))
+        while True:
+            try:
+                await EventStore(nc).ensure_stream(stream_settings(settings))
+                return
+            except (StoreError, TimeoutError, nats.errors.Error) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the EVENTS stream could not be created: {exc}") from exc
+                await asyncio.sleep(0.5)
     finally:
         await nc.close()
 
@@ -186,10 +206,11 @@ async def _ensure_stream(settings: Settings, servers: list[str]) -> None:
 class Supervisor:
     """Owns the child processes of `make run`: restarts the ones that die, ends exactly those."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, cluster: bool = False) -> None:
         self.settings = settings
+        self.cluster = cluster
         self.data_dir = settings.data_dir.absolute()
-        self.nats: Child | None = None
+        self.nats: list[Child] = []
         self.services: list[Child] = []
         self.stopping = False
         self.nats_url = ""
@@ -198,18 +219,31 @@ class Supervisor:
     @property
     def children(self) -> list[Child]:
         """NATS first (services need it), then the services."""
-        return ([self.nats] if self.nats else []) + self.services
+        return self.nats + self.services
 
     def start(self) -> None:
         """Start NATS (waiting until it accepts clients), ensure the stream, then start the services."""
         settings = self.settings
         nats_url = settings.nats_url
-        if not nats_url:
+        extra_env: dict[str, str] = {}
+        if self.cluster:
+            if "RUNWIRE_STREAM_REPLICAS" not in os.environ:
+                settings = self.settings = msgspec.structs.replace(settings, stream_replicas=3)
+            extra_env["RUNWIRE_STREAM_REPLICAS"] = str(settings.stream_replicas)
+        if not nats_url and self.cluster:
+            nodes = cluster_nodes(self.data_dir)
+            routes = [node.route_port for node in nodes]
+            for node in nodes:
+                child = Child(ClusterNodeProcess(node, routes))
+                self.nats.append(child)
+                self._start(child)
+            nats_url = ",".join(node.url for node in nodes)
+        elif not nats_url:
             port = nats_port(self.data_dir)
             server = EmbeddedNats(self.data_dir / "nats", port=port)
-            self.nats = Child(NatsProcess(server))
+            self.nats.append(Child(NatsProcess(server)))
             try:
-                self._start(self.nats)
+                self._start(self.nats[0])
             except EmbeddedNatsError as exc:
                 raise EmbeddedNatsError(
                     f"{exc}\n  the NATS port {port} is remembered in {port_file(self.data_dir)}; "
@@ -225,10 +259,18 @@ class Supervisor:
             "RUNWIRE_NATS_URL": nats_url,
             "RUNWIRE_AUTH_SECRET": self.secret,
             "PYTHONUNBUFFERED": "1",
+            **extra_env,
         }
-        for service in installed_services():
-            url = f"http://{settings.http_host}:{settings.service_port(service.offset)}"
-            child = Child(ServiceProcess(service, env), url=url)
+        services = installed_services()
+        if self.cluster and any(service.module == "runwire_stream_api" for service in services):
+            services.append(Service(SECOND_STREAM_API, "runwire_stream_api", SECOND_STREAM_API_OFFSET))
+        for service in services:
+            port = settings.service_port(service.offset)
+            url = f"http://{settings.http_host}:{port}"
+            service_env = (
+                {**env, "RUNWIRE_HTTP_PORT": str(port)} if service.name == SECOND_STREAM_API else env
+            )
+            child = Child(ServiceProcess(service, service_env), url=url)
             self.services.append(child)
             self._start(child)
 
@@ -320,9 +362,11 @@ class Supervisor:
         for child in reversed(self.services):
             child.process.wait(max(0.1, deadline - time.monotonic()))
         self.services.clear()
-        if self.nats is not None:
-            self.nats.process.wait(10)
-            self.nats = None
+        for child in self.nats:
+            child.process.terminate()
+        for child in self.nats:
+            child.process.wait(10)
+        self.nats.clear()
         (self.data_dir / PROCESSES_FILE).unlink(missing_ok=True)
 
 
@@ -346,7 +390,7 @@ def main() -> int:
     except SettingsError as exc:
         say(str(exc))
         return 2
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, cluster="--cluster" in sys.argv[1:])
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         supervisor.stopping = True
