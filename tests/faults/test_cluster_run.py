@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,9 +20,9 @@ SECOND_STREAM_API_OFFSET = 4
 
 
 @pytest.fixture
-def cluster_system(tmp_path: Path) -> Iterator[RunningSystem]:
+async def cluster_system(tmp_path: Path) -> AsyncIterator[RunningSystem]:
     with running_system(tmp_path, "--cluster", http_ports=SECOND_STREAM_API_OFFSET + 1) as system:
-        wait_for_banner(system, timeout=90)
+        await wait_for_banner(system, timeout=90)
         yield system
 
 
@@ -70,11 +71,11 @@ def process_exists(pid: int) -> bool:
 
 
 @pytest.mark.timeout(150)
-def test_stopping_make_cluster_leaves_no_process(tmp_path: Path) -> None:
+async def test_stopping_make_cluster_leaves_no_process(tmp_path: Path) -> None:
     with running_system(tmp_path, "--cluster", http_ports=SECOND_STREAM_API_OFFSET + 1) as system:
-        wait_for_banner(system, timeout=90)
+        await wait_for_banner(system, timeout=90)
         children = system.pids()
         system.process.send_signal(signal.SIGTERM)  # as Ctrl-C does; not the fixture's kill -9 sweep
-        assert system.process.wait(60) == 0
+        assert await asyncio.to_thread(system.process.wait, 60) == 0
         alive = [name for name, pid in children.items() if process_exists(pid)]
     assert alive == []
