@@ -22,14 +22,14 @@ from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 from runwire.ops.telemetry import disabled
 from runwire_stream_api.client_stream import IDLE, ClientStream, Item, Reset
 from runwire_stream_api.fanout import Hub
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.frames import Frame
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 
 
 def hub_for(nc: NATS, store: EventStore) -> Hub:
     """A hub that is never started: the test dispatches to it by hand."""
-    return Hub(nc, store, StreamMetrics(), LatencyRecorder(disabled()), disabled())
+    return Hub(store, StreamMetrics(), LatencyRecorder(disabled()), disabled())
 
 
 async def publish(store: EventStore, project: str, types: list[str]) -> list[int]:
@@ -53,7 +53,7 @@ async def take_until_idle(items: AsyncGenerator[Item, None]) -> list[int]:
         if item is IDLE:
             return seqs
         if isinstance(item, list):
-            seqs.extend(frames.seq for frames in item if isinstance(frames, EventFrames))
+            seqs.extend(frames.seq for frames in item if isinstance(frames, Frame))
     return seqs
 
 

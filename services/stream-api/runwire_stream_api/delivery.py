@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.trace import SpanKind
 
 from runwire.ops.telemetry import Telemetry
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.delivery_record import DeliveryRecord
+from runwire_stream_api.frames import Frame
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import Tally
 
@@ -27,7 +28,7 @@ class DeliveryRecorder:
         latency: LatencyRecorder,
         telemetry: Telemetry,
         counts: dict[str, Tally],
-        recent: Mapping[int, EventFrames],
+        recent: Mapping[int, DeliveryRecord],
         transport: str,
         project: str,
     ) -> None:
@@ -39,34 +40,32 @@ class DeliveryRecorder:
         self._series = latency.series(transport, project)
         self._connected_ns = time.time_ns()
 
-    def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
+    def written(self, batch: Sequence[Frame], started_ns: int) -> None:
         """`batch` was written to the socket; the write began at `started_ns`."""
         now = time.time_ns()
         self._count.value += len(batch)
         self._latency.delivered(self._series, batch, now, self._connected_ns)
-        for frames in batch:
-            if not frames.received_ns:  # a catch-up copy: time the fan-out's record of the event
-                live = self._recent.get(frames.seq)
-                if live is None or live.first_delivered_ns is not None:
-                    continue
-                frames = live
-            if frames.first_delivered_ns is None:
-                frames.first_delivered_ns = now
-                if frames.trace_context is not None:
-                    self._process_span(frames, started_ns, now)
+        recent = self._recent
+        for frame in batch:  # live or a catch-up copy: the hub's record of the event is timed
+            record = recent.get(frame.seq)
+            if record is not None and record.first_delivered_ns is None:
+                record.first_delivered_ns = now
+                if record.trace_context is not None:
+                    self._process_span(record, started_ns, now)
 
-    def _process_span(self, frames: EventFrames, started_ns: int, ended_ns: int) -> None:
+    def _process_span(self, record: DeliveryRecord, started_ns: int, ended_ns: int) -> None:
+        frame = record.frame
         span = self._telemetry.tracer.start_span(
-            f"process events.{frames.project}.{frames.aggregate}.{frames.type}",
-            context=frames.trace_context,
+            f"process events.{frame.project}.{frame.aggregate}.{frame.type}",
+            context=record.trace_context,
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "process",
                 "messaging.operation.name": "deliver",
-                "messaging.message.id": frames.event_id,
+                "messaging.message.id": record.event_id,
                 "runwire.transport": self._transport,
-                "runwire.contract.cursor": str(frames.seq),
+                "runwire.contract.cursor": str(frame.seq),
             },
             start_time=started_ns,
         )

@@ -68,6 +68,7 @@ class Runtime:
             after=after,
             queue_limit=self.settings.client_queue_events,
             transport=transport,
+            on_catch_up=self.metrics.catch_ups.labels(transport).inc,
             delivery=DeliveryRecorder(
                 self.latency,
                 self.telemetry,
