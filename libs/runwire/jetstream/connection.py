@@ -1,6 +1,6 @@
 """Connecting to NATS the same way in every runwire process, with raw delivery for stream reads.
 
-Raw delivery is the replay fast path (about 2-3x the events/s of nats-py's message objects on
+Raw delivery is the replay fast path (about 1.5x the events/s of nats-py's message objects on
 benchmarks/fanout.py's replay): a subscription's handler receives the wire bytes straight from the
 protocol parser, without nats-py building a `Msg`, parsing its headers and queueing it for a
 per-subscription task. It rests on two nats-py internals, kept in this module only: the parser's call
