@@ -555,14 +555,19 @@ class EventStore:
                     return
 
     async def follow(
-        self, *, after: int, max_buffered: int = READ_BUFFER, with_headers: bool = True
+        self,
+        *,
+        after: int,
+        filter_subjects: Sequence[str] = (subjects.STREAM_SUBJECTS,),
+        max_buffered: int = READ_BUFFER,
+        with_headers: bool = True,
     ) -> AsyncGenerator[list[StoredMessage], None]:
-        """Every message stored after `after`, in order, a batch at a time as they are stored: the
-        live tail. It never ends by itself; it raises if the connection fails for good."""
+        """Every message on `filter_subjects` (non-overlapping; default: all) stored after `after`, in
+        order, a batch at a time as they are stored: a live tail. It never ends by itself."""
         reader = StreamReader(
             self.nc,
             self.stream,
-            [subjects.STREAM_SUBJECTS],
+            filter_subjects,
             start_seq=after + 1,
             follow=True,
             max_buffered=max_buffered,
