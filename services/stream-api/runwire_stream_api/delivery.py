@@ -6,7 +6,7 @@ Shared by every transport so that each records deliveries the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from opentelemetry.trace import SpanKind
 
@@ -21,19 +21,19 @@ class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_count", "_latency", "_recent", "_series", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_count", "_latency", "_series", "_telemetry", "_transport", "_undelivered")
 
     def __init__(
         self,
         latency: LatencyRecorder,
         telemetry: Telemetry,
         counts: dict[str, Tally],
-        recent: Mapping[int, DeliveryRecord],
+        undelivered: dict[int, DeliveryRecord],
         transport: str,
         project: str,
     ) -> None:
         self._latency = latency
-        self._recent = recent
+        self._undelivered = undelivered
         self._count = counts[transport]
         self._telemetry = telemetry
         self._transport = transport
@@ -45,10 +45,12 @@ class DeliveryRecorder:
         now = time.time_ns()
         self._count.value += len(batch)
         self._latency.delivered(self._series, batch, now, self._connected_ns)
-        recent = self._recent
+        undelivered = self._undelivered  # the hub's records of recent events not yet written
+        if not undelivered:
+            return  # the common case with many clients: someone else wrote them first
         for frame in batch:  # live or a catch-up copy: the hub's record of the event is timed
-            record = recent.get(frame.seq)
-            if record is not None and record.first_delivered_ns is None:
+            record = undelivered.pop(frame.seq, None)
+            if record is not None:
                 record.first_delivered_ns = now
                 if record.trace_context is not None:
                     self._process_span(record, started_ns, now)

@@ -50,6 +50,7 @@ class Hub:
         self.index = SubscriptionIndex()
         self.position = 0
         self.recent: OrderedDict[int, DeliveryRecord] = OrderedDict()
+        self.undelivered: dict[int, DeliveryRecord] = {}  # recent records not yet written anywhere
         self.verdicts = Verdicts(metrics)
         self._task: asyncio.Task[None] | None = None
 
@@ -171,6 +172,9 @@ class Hub:
     def _remember(self, record: DeliveryRecord) -> None:
         """Keep recent events' records for first-delivery timing and the trace breakdown (bounded)."""
         recent = self.recent
-        recent[record.frame.seq] = record
+        seq = record.frame.seq
+        recent[seq] = record
+        self.undelivered[seq] = record
         if len(recent) > RECENT_EVENTS:
-            recent.popitem(last=False)
+            forgotten, _ = recent.popitem(last=False)
+            self.undelivered.pop(forgotten, None)

@@ -73,7 +73,7 @@ class Runtime:
                 self.latency,
                 self.telemetry,
                 self.metrics.deliveries,
-                self.hub.recent,
+                self.hub.undelivered,
                 transport,
                 event_filter.project,
             ),
