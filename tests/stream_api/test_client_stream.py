@@ -20,16 +20,16 @@ from runwire.jetstream.embedded_nats import EmbeddedNats
 from runwire.jetstream.event_store import EventStore, StreamSettings
 from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 from runwire.ops.telemetry import disabled
-from runwire_stream_api.client_stream import IDLE, ClientStream, Item, Reset
+from runwire_stream_api.client_stream import CLOSE, IDLE, ClientStream, Item, Phase, Reset
 from runwire_stream_api.fanout import Hub
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.frames import Frame
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 
 
 def hub_for(nc: NATS, store: EventStore) -> Hub:
     """A hub that is never started: the test dispatches to it by hand."""
-    return Hub(nc, store, StreamMetrics(), LatencyRecorder(disabled()), disabled())
+    return Hub(store, StreamMetrics(), LatencyRecorder(disabled()), disabled())
 
 
 async def publish(store: EventStore, project: str, types: list[str]) -> list[int]:
@@ -53,7 +53,7 @@ async def take_until_idle(items: AsyncGenerator[Item, None]) -> list[int]:
         if item is IDLE:
             return seqs
         if isinstance(item, list):
-            seqs.extend(frames.seq for frames in item if isinstance(frames, EventFrames))
+            seqs.extend(frames.seq for frames in item if isinstance(frames, Frame))
     return seqs
 
 
@@ -121,3 +121,62 @@ async def test_a_cursor_behind_retention_yields_reset_then_the_rest(project: str
         finally:
             await own.close()
     assert handed == [Reset(earliest=seqs[5], requested=seqs[1]), seqs[5:]]
+
+
+def phase(client: ClientStream) -> Phase:
+    """Read afresh each time (the client's own task moves it on between assertions)."""
+    return client.phase
+
+
+async def test_phases_from_behind_to_live_and_back_on_overflow(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    hub = hub_for(nc, store)
+    hub.position = (await store.bounds()).last_seq
+    client = ClientStream(
+        hub, store, make_filter(project), after=hub.position, queue_limit=2, transport="sse"
+    )
+    assert phase(client) is Phase.BEHIND
+    items = client.items(idle=True)
+    assert await take_until_idle(items) == []
+    assert phase(client) is Phase.LIVE and not client.catching_up
+    seqs = await publish(store, project, ["n"] * 5)
+    hub._dispatch(await stored(nc, project, seqs[0] - 1))
+    assert phase(client) is Phase.BEHIND  # overflowed: the two queued go out first, then a catch-up
+    assert await take_until_idle(items) == seqs
+    assert phase(client) is Phase.LIVE
+    client.shutdown()
+    assert [item async for item in items] == [CLOSE]
+    assert phase(client) is Phase.CLOSED
+    assert len(hub.index) == 0
+
+
+async def test_a_limit_ends_the_items_with_the_position_at_the_last_event_handed_over(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    seqs = await publish(store, project, ["n"] * 10)
+    hub = hub_for(nc, store)
+    hub.position = seqs[-1]
+    client = ClientStream(
+        hub, store, make_filter(project), after=seqs[0] - 1, queue_limit=100, transport="poll"
+    )
+    handed: list[int] = []
+    async with contextlib.aclosing(client.items(idle=True, limit=4)) as items:
+        async for item in items:
+            assert isinstance(item, list)
+            handed.extend(frame.seq for frame in item)
+    assert handed == seqs[:4]
+    assert client.position == seqs[3]
+
+
+async def test_a_closed_client_ends_without_a_close_item(nc: NATS, store: EventStore, project: str) -> None:
+    hub = hub_for(nc, store)
+    hub.position = (await store.bounds()).last_seq
+    client = ClientStream(hub, store, make_filter(project), after=hub.position, queue_limit=2, transport="ws")
+    items = client.items(idle=True)
+    assert await take_until_idle(items) == []
+    client.close()
+    client.shutdown()  # a close wins over a later shutdown
+    assert [item async for item in items] == []
+    assert phase(client) is Phase.CLOSED
+    assert len(hub.index) == 0

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -36,6 +36,7 @@ STREAM_NAME: Final = "EVENTS"
 MAX_BATCH: Final = 1000
 PUBLISH_TIMEOUT_SECONDS: Final = 5.0
 API_TIMEOUT_SECONDS: Final = 5.0
+READ_BUFFER: Final = 4096
 
 # JetStream error codes this module interprets.
 log = logging.getLogger(__name__)
@@ -549,6 +550,24 @@ class EventStore:
         up_to: int | None = None,
     ) -> AsyncIterator[StoredMessage]:
         """Raw stored messages matching a filter, in order, until caught up (or `up_to`)."""
+        async for batch in self.read_batches(event_filter, after=after, since=since, up_to=up_to):
+            for message in batch:
+                yield message
+
+    async def read_batches(
+        self,
+        event_filter: EventFilter,
+        *,
+        after: int | None = None,
+        since: datetime | None = None,
+        up_to: int | None = None,
+        max_buffered: int = READ_BUFFER,
+        with_headers: bool = True,
+        keep: Callable[[StoredMessage], bool] | None = None,
+    ) -> AsyncGenerator[list[StoredMessage], None]:
+        """The one stored read of a filter: matching messages in (after, up_to], in order, a batch at
+        a time, until caught up. `keep` is asked first (the stream API's verdicts), so `matches`
+        only sees subjects of events; the read holds at most `max_buffered` messages ahead."""
         reader = StreamReader(
             self.nc,
             self.stream,
@@ -556,12 +575,48 @@ class EventStore:
             start_seq=None if since is not None else (after or 0) + 1,
             start_time=since,
             up_to=up_to,
+            max_buffered=max_buffered,
+            with_headers=with_headers,
         )
-        match_locally = not event_filter.subjects_are_exact
+        matches = None if event_filter.subjects_are_exact else event_filter.matches
+        parse = subjects.parse_unchecked
         async with contextlib.aclosing(reader.batches()) as batches:
             async for batch in batches:
-                for message in batch:
-                    if up_to is not None and message.seq > up_to:
-                        return
-                    if not match_locally or event_filter.matches(subjects.parse_unchecked(message.subject)):
-                        yield message
+                last = batch[-1].seq
+                if keep is None and matches is None and (up_to is None or last <= up_to):
+                    yield batch
+                else:
+                    kept = [
+                        message
+                        for message in batch
+                        if (up_to is None or message.seq <= up_to)
+                        and (keep is None or keep(message))
+                        and (matches is None or matches(parse(message.subject)))
+                    ]
+                    if kept:
+                        yield kept
+                if up_to is not None and last >= up_to:
+                    return
+
+    async def follow(
+        self,
+        *,
+        after: int,
+        filter_subjects: Sequence[str] = (subjects.STREAM_SUBJECTS,),
+        max_buffered: int = READ_BUFFER,
+        with_headers: bool = True,
+    ) -> AsyncGenerator[list[StoredMessage], None]:
+        """Every message on `filter_subjects` (non-overlapping; default: all) stored after `after`, in
+        order, a batch at a time as they are stored: a live tail. It never ends by itself."""
+        reader = StreamReader(
+            self.nc,
+            self.stream,
+            filter_subjects,
+            start_seq=after + 1,
+            follow=True,
+            max_buffered=max_buffered,
+            with_headers=with_headers,
+        )
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                yield batch

@@ -164,6 +164,7 @@ class StreamReader:
         inbox = self._nc.new_inbox()
         if isinstance(self._nc, RunwireNATS):
             self._nc.reconnect_listeners.add(self._request_reset)
+        if isinstance(self._nc, RunwireNATS) and self._nc.raw_delivery:
             self._sub = await self._nc.subscribe_raw(inbox, self._on_raw)
         else:
             self._sub = await self._nc.subscribe(
@@ -336,7 +337,7 @@ class StreamReader:
         sub, self._sub = self._sub, None
         if sub is not None:
             with contextlib.suppress(nats.errors.Error):
-                if isinstance(self._nc, RunwireNATS):
+                if isinstance(self._nc, RunwireNATS) and self._nc.raw_delivery:
                     await self._nc.unsubscribe_raw(sub)
                 else:
                     await sub.unsubscribe()

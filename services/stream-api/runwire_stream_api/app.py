@@ -80,7 +80,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         stream_metrics = StreamMetrics()
         latency = LatencyRecorder(telemetry, project_labels=settings.metrics_project_labels)
         stream_metrics.registry.register(latency)
-        hub = Hub(nc, store, stream_metrics, latency, telemetry)
+        hub = Hub(store, stream_metrics, latency, telemetry)
         await hub.start()
         runtime = Runtime(
             settings=settings,

@@ -6,21 +6,25 @@ joined at an exact sequence boundary: the client attaches to the fan-out at hub 
 queue then holds every matching event after P), reads the stream up to P, and drops queued events
 at or below its position. Nothing is skipped and nothing is handed over twice. A full queue does
 not disconnect a slow client: it detaches and reads from JetStream from its position again.
+
+Its phase is one `Phase` value: BEHIND (reads the store, not in the fan-out), JOINING (in the
+fan-out, reading the last stretch up to the boundary), LIVE (fed by the fan-out), STOPPING (the
+server stops: a CLOSE item is next) and CLOSED (the client went away).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from runwire.contract.filters import EventFilter
 from runwire.contract.subjects import parse_unchecked
 from runwire.jetstream.event_store import EventStore
-from runwire.jetstream.stream_reader import StreamReader
-from runwire_stream_api.frames import EventFrames, single_line_json
+from runwire_stream_api.frames import Frame, single_line_json
 
 if TYPE_CHECKING:
     from runwire_stream_api.delivery import DeliveryRecorder
@@ -53,7 +57,20 @@ class Reset(NamedTuple):
     requested: int
 
 
-Item = list[EventFrames] | Reset | Control
+Item = list[Frame] | Reset | Control
+
+
+class Phase(enum.Enum):
+    """Where a client stream is in its life (see the module docstring)."""
+
+    BEHIND = "behind"
+    JOINING = "joining"
+    LIVE = "live"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+
+_FED: Final = (Phase.JOINING, Phase.LIVE)  # in the fan-out's index: offers are queued
 
 
 class ClientStream:
@@ -69,56 +86,64 @@ class ClientStream:
         queue_limit: int,
         transport: str,
         delivery: DeliveryRecorder | None = None,
+        on_catch_up: Callable[[], None] | None = None,
     ) -> None:
         self.hub = hub
         self.delivery = delivery
         self.store = store
         self.event_filter = event_filter
         self.transport = transport
-        self.position = after
-        self._server_filter = event_filter.subjects()
-        self._match_locally = not event_filter.subjects_are_exact
-        self._queue: deque[EventFrames] = deque()
+        self._phase = Phase.BEHIND
+        self._position = after
+        self._on_catch_up = on_catch_up
+        self._queue: deque[Frame] = deque()
         self._queue_limit = queue_limit
-        self._last_offered = 0
         self._waiter: asyncio.Future[None] | None = None
-        self._attached = False
-        self._overflowed = False
-        self._closed = False
-        self._shutting_down = False
         self._heartbeat_due = False
         self._last_sent = 0.0
-        self.catching_up = False
 
-    # ------------------------------------------------------------------ called by the fan-out
+    @property
+    def phase(self) -> Phase:
+        return self._phase
 
-    def offer(self, frames: EventFrames) -> None:
-        """Hand over a live event (never blocks): queue it, or detach if the queue is full."""
-        if frames.seq <= self._last_offered:
-            return  # the same event through a second matching index entry
-        self._last_offered = frames.seq
-        if len(self._queue) >= self._queue_limit:
-            self._overflowed = True
-            self._detach()
-        else:
-            self._queue.append(frames)
-        self._notify()
+    @property
+    def position(self) -> int:
+        """Every matching event up to this stream sequence has been handed over."""
+        return self._position
+
+    @property
+    def catching_up(self) -> bool:
+        """Reading from JetStream rather than from the fan-out."""
+        return self._phase is Phase.BEHIND or self._phase is Phase.JOINING
 
     @property
     def queued(self) -> int:
         return len(self._queue)
 
+    # ------------------------------------------------------------------ called by the fan-out
+
+    def offer(self, frame: Frame) -> None:
+        """Hand over a live event (never blocks): queue it, or leave the fan-out if the queue is full."""
+        if len(self._queue) >= self._queue_limit:
+            if self._phase in _FED:
+                self._phase = Phase.BEHIND  # the queued events go out first, then a catch-up
+            self.hub.detach(self)
+        else:
+            self._queue.append(frame)
+        self._notify()
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
         """The client went away: leave the fan-out at once and end the item stream."""
-        self._closed = True
-        self._detach()
+        self._phase = Phase.CLOSED
+        self.hub.detach(self)
         self._notify()
 
     def shutdown(self) -> None:
         """The server is stopping: end with a CLOSE item so the client knows to reconnect."""
-        self._shutting_down = True
+        if self._phase is not Phase.CLOSED:
+            self._phase = Phase.STOPPING
         self._notify()
 
     def _notify(self) -> None:
@@ -138,20 +163,12 @@ class ClientStream:
             if self._waiter is waiter:
                 self._waiter = None
 
-    def _attach(self) -> int:
-        position = self.hub.attach(self)
-        self._attached = True
-        self._last_offered = position
-        return position
-
-    def _detach(self) -> None:
-        if self._attached:
-            self._attached = False
-            self.hub.detach(self)
+    def _ending(self) -> bool:
+        return self._phase is Phase.CLOSED or self._phase is Phase.STOPPING
 
     async def wait(self, seconds: float) -> None:
         """Wait up to `seconds` for a live event (or a close); used by long-polls between IDLE items."""
-        if self._queue or self._closed or self._shutting_down:
+        if self._queue or self._ending():
             return
         timer = asyncio.get_running_loop().call_later(seconds, self._notify)
         try:
@@ -163,107 +180,127 @@ class ClientStream:
 
     def heartbeat_if_idle(self, now: float, interval: float) -> None:
         """Called by the instance's heartbeat ticker: wake an idle live client to send a heartbeat."""
-        if self._attached and not self._queue and now - self._last_sent >= interval:
+        if self._phase is Phase.LIVE and not self._queue and now - self._last_sent >= interval:
             self._heartbeat_due = True
             self._notify()
 
-    async def items(self, *, idle: bool = False) -> AsyncGenerator[Item, None]:
+    async def items(self, *, idle: bool = False, limit: int | None = None) -> AsyncGenerator[Item, None]:
         """Batches of events in stream order, with controls.
 
         When live and idle it waits for events, yielding HEARTBEAT when the instance's ticker asks
         for one; with `idle=True` it yields IDLE instead of waiting (the caller then waits with
-        `wait()` or stops).
+        `wait()` or stops). With `limit`, it ends after handing over that many events, and
+        `position` is the last of them.
         """
         loop = asyncio.get_running_loop()
+        budget = limit
         try:
-            while not self._closed:
-                if self._shutting_down:
+            while True:
+                phase = self._phase
+                if phase is Phase.CLOSED:
+                    return
+                if phase is Phase.STOPPING:
                     yield CLOSE
                     return
-                if not self._attached:
-                    async for item in self._catch_up():
-                        yield item
-                    self._last_sent = loop.time()
-                    continue
-                if not self._queue and not self._overflowed:
-                    if idle:
-                        yield IDLE
-                        continue
-                    if self._heartbeat_due:
-                        self._heartbeat_due = False
+                if self._queue:
+                    batch = self._drain(budget)
+                    if batch:
                         self._last_sent = loop.time()
-                        yield HEARTBEAT
-                        continue
-                    await self._sleep()
+                        yield batch
+                        if budget is not None:
+                            budget -= len(batch)
+                            if budget <= 0:
+                                return
                     continue
-                batch = self._drain()
-                if batch:
+                if phase is Phase.BEHIND:
+                    async with contextlib.aclosing(self._catch_up()) as stored:
+                        async for item in stored:
+                            if isinstance(item, list) and budget is not None:
+                                item = self._within(item, budget)
+                                budget -= len(item)
+                            yield item
+                            if budget is not None and budget <= 0:
+                                return
                     self._last_sent = loop.time()
-                    yield batch
-                if self._overflowed:
-                    self._overflowed = False  # already detached: catch up from the position
+                    continue
+                if idle:
+                    yield IDLE
+                    continue
+                if self._heartbeat_due:
+                    self._heartbeat_due = False
+                    self._last_sent = loop.time()
+                    yield HEARTBEAT
+                    continue
+                await self._sleep()
         finally:
-            self._detach()
-            self.catching_up = False
+            self.hub.detach(self)
+            self._phase = Phase.CLOSED
 
-    def _drain(self) -> list[EventFrames]:
-        queue, self._queue = self._queue, deque()
-        position = self.position
-        batch = [frames for frames in queue if frames.seq > position]
+    def _within(self, batch: list[Frame], budget: int) -> list[Frame]:
+        """At most `budget` events of a batch; the position moves back to the last one kept."""
+        if len(batch) > budget:
+            batch = batch[:budget]
+            self._position = batch[-1].seq
+        return batch
+
+    def _drain(self, budget: int | None) -> list[Frame]:
+        """Queued events above the position (at most `budget`); the rest stay queued."""
+        position = self._position
+        if budget is None:
+            queue, self._queue = self._queue, deque()
+            batch = [frame for frame in queue if frame.seq > position]
+        else:
+            queue = self._queue
+            batch = []
+            while queue and len(batch) < budget:
+                frame = queue.popleft()
+                if frame.seq > position:
+                    batch.append(frame)
         if batch:
-            self.position = batch[-1].seq
+            self._position = batch[-1].seq
         return batch
 
     async def _catch_up(self) -> AsyncGenerator[Item, None]:
-        """Read from JetStream until level with the fan-out, then attach at the exact boundary."""
-        self.catching_up = True
-        self.hub.metrics.catch_ups.labels(self.transport).inc()
-        try:
-            bounds = await self.store.bounds()
-            if self.position < bounds.first_seq - 1:
-                yield Reset(earliest=bounds.first_seq, requested=self.position)
-                self.position = bounds.first_seq - 1
-            # Bulk of the backlog without holding a queue, then the last stretch attached.
-            target = self.hub.position
-            if self.position < target:
-                async for batch in self._read(target):
-                    yield batch
-            if self._closed or self._shutting_down:
-                return
-            boundary = self._attach()
-            if self.position < boundary:
-                async for batch in self._read(boundary):
-                    yield batch
-            self.position = max(self.position, boundary)
-        finally:
-            self.catching_up = False
+        """Read from JetStream until level with the fan-out, then join it at the exact boundary."""
+        if self._on_catch_up is not None:
+            self._on_catch_up()
+        bounds = await self.store.bounds()
+        if self._position < bounds.first_seq - 1:
+            yield Reset(earliest=bounds.first_seq, requested=self._position)
+            self._position = bounds.first_seq - 1
+        # Bulk of the backlog without holding a queue, then the last stretch attached.
+        target = self.hub.position
+        if self._position < target:
+            async for batch in self._read(target):
+                yield batch
+        if self._phase is not Phase.BEHIND:
+            return  # closed or stopping meanwhile
+        boundary = self.hub.attach(self)
+        self._phase = Phase.JOINING
+        if self._position < boundary:
+            async for batch in self._read(boundary):
+                yield batch
+        self._position = max(self._position, boundary)
+        if self._phase is Phase.JOINING:
+            self._phase = Phase.LIVE  # else: overflowed (BEHIND), closed or stopping meanwhile
 
-    async def _read(self, up_to: int) -> AsyncGenerator[list[EventFrames], None]:
+    async def _read(self, up_to: int) -> AsyncGenerator[list[Frame], None]:
         """Matching stored events in (position, up_to]; afterwards position >= up_to."""
-        reader = StreamReader(
-            self.store.nc,
-            self.store.stream,
-            self._server_filter,
-            start_seq=self.position + 1,
+        batches = self.store.read_batches(
+            self.event_filter,
+            after=self._position,
             up_to=up_to,
             max_buffered=CATCH_UP_BUFFER,
             with_headers=False,
+            keep=self.hub.verdicts.servable,  # junk is never served; the position moves past it
         )
-        matches = self.event_filter.matches if self._match_locally else None
-        servable = self.hub.verdicts.servable
-        async with contextlib.aclosing(reader.batches()) as batches:
+        async with contextlib.aclosing(batches):
             async for messages in batches:
-                batch: list[EventFrames] = []
+                batch: list[Frame] = []
                 for message in messages:
-                    if message.seq <= self.position:
-                        continue
-                    if not servable(message):
-                        continue  # never served; the position still moves past it below
                     subject = parse_unchecked(message.subject)  # servable: events.<p>.<a>.<type>
-                    if matches is not None and not matches(subject):
-                        continue
                     batch.append(
-                        EventFrames(
+                        Frame(
                             message.seq,
                             subject.project,
                             subject.aggregate,
@@ -272,9 +309,8 @@ class ClientStream:
                             message.stored_ns,
                         )
                     )
-                if batch:
-                    self.position = batch[-1].seq
-                    yield batch
-                if self._closed or self._shutting_down:
+                self._position = batch[-1].seq
+                yield batch
+                if self._ending():
                     return
-        self.position = max(self.position, up_to)
+        self._position = max(self._position, up_to)

@@ -6,12 +6,13 @@ Shared by every transport so that each records deliveries the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from opentelemetry.trace import SpanKind
 
 from runwire.ops.telemetry import Telemetry
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.delivery_record import DeliveryRecord
+from runwire_stream_api.frames import Frame
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import Tally
 
@@ -20,53 +21,53 @@ class DeliveryRecorder:
     """Per client: counts latency only for events stored after the client connected (not replays
     of history it asked for), and gives each event one sampled `process` span: its first write."""
 
-    __slots__ = ("_connected_ns", "_count", "_latency", "_recent", "_series", "_telemetry", "_transport")
+    __slots__ = ("_connected_ns", "_count", "_latency", "_series", "_telemetry", "_transport", "_undelivered")
 
     def __init__(
         self,
         latency: LatencyRecorder,
         telemetry: Telemetry,
         counts: dict[str, Tally],
-        recent: Mapping[int, EventFrames],
+        undelivered: dict[int, DeliveryRecord],
         transport: str,
         project: str,
     ) -> None:
         self._latency = latency
-        self._recent = recent
+        self._undelivered = undelivered
         self._count = counts[transport]
         self._telemetry = telemetry
         self._transport = transport
         self._series = latency.series(transport, project)
         self._connected_ns = time.time_ns()
 
-    def written(self, batch: Sequence[EventFrames], started_ns: int) -> None:
+    def written(self, batch: Sequence[Frame], started_ns: int) -> None:
         """`batch` was written to the socket; the write began at `started_ns`."""
         now = time.time_ns()
         self._count.value += len(batch)
         self._latency.delivered(self._series, batch, now, self._connected_ns)
-        for frames in batch:
-            if not frames.received_ns:  # a catch-up copy: time the fan-out's record of the event
-                live = self._recent.get(frames.seq)
-                if live is None or live.first_delivered_ns is not None:
-                    continue
-                frames = live
-            if frames.first_delivered_ns is None:
-                frames.first_delivered_ns = now
-                if frames.trace_context is not None:
-                    self._process_span(frames, started_ns, now)
+        undelivered = self._undelivered  # the hub's records of recent events not yet written
+        if not undelivered:
+            return  # the common case with many clients: someone else wrote them first
+        for frame in batch:  # live or a catch-up copy: the hub's record of the event is timed
+            record = undelivered.pop(frame.seq, None)
+            if record is not None:
+                record.first_delivered_ns = now
+                if record.trace_context is not None:
+                    self._process_span(record, started_ns, now)
 
-    def _process_span(self, frames: EventFrames, started_ns: int, ended_ns: int) -> None:
+    def _process_span(self, record: DeliveryRecord, started_ns: int, ended_ns: int) -> None:
+        frame = record.frame
         span = self._telemetry.tracer.start_span(
-            f"process events.{frames.project}.{frames.aggregate}.{frames.type}",
-            context=frames.trace_context,
+            f"process events.{frame.project}.{frame.aggregate}.{frame.type}",
+            context=record.trace_context,
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "process",
                 "messaging.operation.name": "deliver",
-                "messaging.message.id": frames.event_id,
+                "messaging.message.id": record.event_id,
                 "runwire.transport": self._transport,
-                "runwire.contract.cursor": str(frames.seq),
+                "runwire.contract.cursor": str(frame.seq),
             },
             start_time=started_ns,
         )

@@ -67,30 +67,31 @@ def event_trace(project: FromPath[str], cursor: FromPath[str], state: State) -> 
         seq = parse_cursor(cursor)
     except CursorError as exc:
         raise invalid_field("cursor", str(exc), source="path") from exc
-    frames = runtime.hub.recent.get(seq)
-    if frames is None or frames.project != project:
+    record = runtime.hub.recent.get(seq)
+    if record is None or record.frame.project != project:
         raise ProblemError(
             404,
             f"event {cursor} of project {project!r} is not among this instance's recent events",
             kind="trace-not-found",
             title="Not Found",
         )
-    delivered = frames.first_delivered_ns
+    frame = record.frame
+    delivered = record.first_delivered_ns
     return EventTrace(
-        cursor=format_cursor(frames.seq),
-        id=frames.event_id,
-        type=frames.type,
-        aggregate=frames.aggregate,
-        trace_id=trace_id_of(frames.traceparent),
-        published_at=_at(frames.published_ns),
-        stored_at=_at(frames.stored_ns),
-        received_at=_at(frames.received_ns),
+        cursor=format_cursor(frame.seq),
+        id=record.event_id,
+        type=frame.type,
+        aggregate=frame.aggregate,
+        trace_id=trace_id_of(record.traceparent),
+        published_at=_at(frame.published_ns),
+        stored_at=_at(frame.stored_ns),
+        received_at=_at(record.received_ns),
         first_delivered_at=_at(delivered) if delivered is not None else None,
-        recipients=frames.recipients,
+        recipients=record.recipients,
         stages=Stages(
-            publish_to_stored=_seconds(frames.published_ns, frames.stored_ns),
-            stored_to_received=_seconds(frames.stored_ns, frames.received_ns),
-            received_to_delivered=_seconds(frames.received_ns, delivered),
-            total=_seconds(frames.published_ns, delivered),
+            publish_to_stored=_seconds(frame.published_ns, frame.stored_ns),
+            stored_to_received=_seconds(frame.stored_ns, record.received_ns),
+            received_to_delivered=_seconds(record.received_ns, delivered),
+            total=_seconds(frame.published_ns, delivered),
         ),
     )

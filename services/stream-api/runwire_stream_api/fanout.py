@@ -12,15 +12,14 @@ import time
 from collections import OrderedDict
 from typing import Final
 
-from nats.aio.client import Client as NATS
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from runwire.contract.subjects import STREAM_SUBJECTS
 from runwire.jetstream.event_store import EventStore
-from runwire.jetstream.stream_reader import StoredMessage, StreamReader
+from runwire.jetstream.stream_reader import StoredMessage
 from runwire.ops.telemetry import Telemetry, context_from
-from runwire_stream_api.frames import EventFrames, single_line_json
+from runwire_stream_api.delivery_record import DeliveryRecord
+from runwire_stream_api.frames import Frame, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
@@ -39,20 +38,19 @@ class Hub:
 
     def __init__(
         self,
-        nc: NATS,
         store: EventStore,
         metrics: StreamMetrics,
         latency: LatencyRecorder,
         telemetry: Telemetry,
     ) -> None:
-        self.nc = nc
         self.store = store
         self.metrics = metrics
         self.latency = latency
         self.telemetry = telemetry
         self.index = SubscriptionIndex()
         self.position = 0
-        self.recent: OrderedDict[int, EventFrames] = OrderedDict()
+        self.recent: OrderedDict[int, DeliveryRecord] = OrderedDict()
+        self.undelivered: dict[int, DeliveryRecord] = {}  # recent records not yet written anywhere
         self.verdicts = Verdicts(metrics)
         self._task: asyncio.Task[None] | None = None
 
@@ -79,17 +77,13 @@ class Hub:
 
     async def _run(self) -> None:
         while True:
-            reader = StreamReader(
-                self.nc,
-                self.store.stream,
-                [STREAM_SUBJECTS],
-                start_seq=self.position + 1,
-                follow=True,
+            tail = self.store.follow(
+                after=self.position,
                 max_buffered=LIVE_BUFFER,
                 with_headers=self.telemetry.enabled,  # a raw producer's traceparent header
             )
             try:
-                async with contextlib.aclosing(reader.batches()) as batches:
+                async with contextlib.aclosing(tail) as batches:
                     async for batch in batches:
                         self._dispatch(batch)
             except asyncio.CancelledError:
@@ -106,24 +100,25 @@ class Hub:
             if seq <= self.position:
                 continue
             self.metrics.events_in.value += 1
-            frames = self._frames(message, received_ns)
-            if frames is not None:
-                subscribers = match(frames.project, frames.aggregate, frames.type)
-                frames.recipients = len(subscribers)
+            record = self._record(message, received_ns)
+            if record is not None:
+                frame = record.frame
+                subscribers = match(frame.project, frame.aggregate, frame.type)
+                record.recipients = len(subscribers)
                 if self.telemetry.enabled:
-                    self._trace(frames, message)
+                    self._trace(record, message)
                 for subscriber in subscribers:
-                    subscriber.offer(frames)
-                self._remember(frames)
+                    subscriber.offer(frame)
+                self._remember(record)
             self.position = seq
 
-    def _frames(self, message: StoredMessage, received_ns: int) -> EventFrames | None:
+    def _record(self, message: StoredMessage, received_ns: int) -> DeliveryRecord | None:
         """Check and decode once for the instance: None if the message may not be served."""
         event = self.verdicts.live(message)
         if event is None:
             return None
         published_ns = int(event.time.timestamp() * 1e9) if event.time is not None else message.stored_ns
-        frames = EventFrames(
+        frame = Frame(
             message.seq,
             event.project,
             event.aggregate,
@@ -132,31 +127,29 @@ class Hub:
             message.stored_ns,
             published_ns,
         )
-        frames.received_ns = received_ns
-        frames.event_id = event.id
         headers = message.headers
-        frames.traceparent = (headers.get("traceparent") if headers else None) or event.traceparent
+        traceparent = (headers.get("traceparent") if headers else None) or event.traceparent
         self.latency.received(published_ns, received_ns)
-        return frames
+        return DeliveryRecord(frame, event.id, traceparent, received_ns)
 
-    def _trace(self, frames: EventFrames, message: StoredMessage) -> None:
+    def _trace(self, record: DeliveryRecord, message: StoredMessage) -> None:
         """A CONSUMER span continuing the producer's trace, and a fan-out span with the recipients."""
         tracer = self.telemetry.tracer
-        parent = context_from(frames.traceparent)
+        parent = context_from(record.traceparent)
         attributes = {
             "messaging.system": "nats",
             "messaging.destination.name": message.subject,
-            "messaging.message.id": frames.event_id,
+            "messaging.message.id": record.event_id,
             "messaging.operation.type": "receive",
             "messaging.operation.name": "receive",
-            "runwire.contract.cursor": str(frames.seq),
+            "runwire.contract.cursor": str(message.seq),
         }
         receive = tracer.start_span(
             f"receive {message.subject}",
             context=parent,
             kind=SpanKind.CONSUMER,
             attributes=attributes,
-            start_time=frames.received_ns,
+            start_time=record.received_ns,
         )
         receive_context = trace.set_span_in_context(receive)
         fanout = tracer.start_span(
@@ -166,19 +159,22 @@ class Hub:
             attributes={
                 "messaging.operation.type": "process",
                 "messaging.operation.name": "fanout",
-                "runwire.recipients": frames.recipients,
-                "runwire.contract.cursor": str(frames.seq),
+                "runwire.recipients": record.recipients,
+                "runwire.contract.cursor": str(message.seq),
             },
-            start_time=frames.received_ns,
+            start_time=record.received_ns,
         )
-        frames.trace_context = trace.set_span_in_context(fanout)
+        record.trace_context = trace.set_span_in_context(fanout)
         now = time.time_ns()
         fanout.end(now)
         receive.end(now)
 
-    def _remember(self, frames: EventFrames) -> None:
-        """Keep recent events for the per-event trace breakdown (bounded)."""
+    def _remember(self, record: DeliveryRecord) -> None:
+        """Keep recent events' records for first-delivery timing and the trace breakdown (bounded)."""
         recent = self.recent
-        recent[frames.seq] = frames
+        seq = record.frame.seq
+        recent[seq] = record
+        self.undelivered[seq] = record
         if len(recent) > RECENT_EVENTS:
-            recent.popitem(last=False)
+            forgotten, _ = recent.popitem(last=False)
+            self.undelivered.pop(forgotten, None)

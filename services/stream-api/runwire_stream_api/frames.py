@@ -1,6 +1,6 @@
 """Wire frames: an event's SSE, WebSocket and polling encodings, built once and shared by reference.
 
-An `EventFrames` is made once per stored event that reaches this instance; every client whose
+A `Frame` is made once per stored event that reaches this instance's live tail; every client whose
 filter matches gets the same object, and each encoding is built the first time a client needs it.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
-from opentelemetry.context import Context
 
 from runwire.contract.cursor import format_cursor
 
@@ -31,11 +30,12 @@ def single_line_json(data: bytes) -> bytes:
     return data
 
 
-class EventFrames:
-    """One stored event and its encodings for each transport, built lazily, at most once each.
+class Frame:
+    """One stored event and its encodings for each transport: what every matching client shares.
 
-    It also carries the event's timings (publish, store, receipt, first delivery, all in ns since
-    the epoch) and trace context, for latency metrics and the per-event trace breakdown.
+    Its fields are set once, here, and never change; each encoding is built the first time a client
+    needs it and kept. What the instance learns about the event's delivery (receipt, recipients,
+    trace, first write) is the hub's `DeliveryRecord`, not the frame's.
     """
 
     __slots__ = (
@@ -44,16 +44,10 @@ class EventFrames:
         "_ws",
         "aggregate",
         "data",
-        "event_id",
-        "first_delivered_ns",
         "project",
         "published_ns",
-        "received_ns",
-        "recipients",
         "seq",
         "stored_ns",
-        "trace_context",
-        "traceparent",
         "type",
     )
 
@@ -73,13 +67,9 @@ class EventFrames:
         self.type = type_
         self.data = data
         self.stored_ns = stored_ns
+        """Store time (ns since the epoch)."""
         self.published_ns = stored_ns if published_ns is None else published_ns
-        self.received_ns = 0
-        self.first_delivered_ns: int | None = None
-        self.recipients = 0
-        self.event_id = ""
-        self.traceparent: str | None = None
-        self.trace_context: Context | None = None
+        """The event's own `time` where it was decoded (the live tail), else its store time."""
         self._sse: bytes | None = None
         self._item: bytes | None = None
         self._ws: str | None = None

@@ -1,7 +1,8 @@
 """The subscription index: which live subscribers an event goes to, without scanning all clients.
 
 Project -> aggregate (or any) -> exact types in a dict, patterns compiled once per distinct pattern,
-and subscribers that take every type.
+and subscribers that take every type. A subscriber whose filter has several entries that one event
+can match (overlapping type patterns) is still returned once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from runwire.contract.filters import EventFilter, compile_pattern
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.frames import Frame
 
 
 class Subscriber(Protocol):
@@ -18,7 +19,7 @@ class Subscriber(Protocol):
 
     event_filter: EventFilter
 
-    def offer(self, frames: EventFrames) -> None: ...
+    def offer(self, frame: Frame) -> None: ...
 
 
 class _TypeIndex:
@@ -57,15 +58,16 @@ class _TypeIndex:
     def empty(self) -> bool:
         return not (self.any_type or self.exact or self.patterns)
 
-    def collect(self, type_: str, out: list[Subscriber]) -> None:
+    def collect(self, type_: str, out: list[set[Subscriber]]) -> None:
+        """Append the non-empty member sets that take `type_`."""
         if self.any_type:
-            out.extend(self.any_type)
+            out.append(self.any_type)
         members = self.exact.get(type_)
         if members:
-            out.extend(members)
+            out.append(members)
         for matches, subscribers in self.patterns.values():
             if matches(type_):
-                out.extend(subscribers)
+                out.append(subscribers)
 
 
 class SubscriptionIndex:
@@ -74,10 +76,13 @@ class SubscriptionIndex:
     def __init__(self) -> None:
         # project -> aggregate (None: any aggregate) -> type index
         self._projects: dict[str, dict[str | None, _TypeIndex]] = {}
-        self._size = 0
+        self._members: set[Subscriber] = set()
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._members)
+
+    def __contains__(self, subscriber: object) -> bool:
+        return subscriber in self._members
 
     @staticmethod
     def _keys(event_filter: EventFilter) -> list[tuple[str | None, str | None]]:
@@ -86,6 +91,10 @@ class SubscriptionIndex:
         return [(aggregate, type_) for aggregate in aggregates for type_ in types]
 
     def add(self, subscriber: Subscriber) -> None:
+        """Index a subscriber (no-op if it already is)."""
+        if subscriber in self._members:
+            return
+        self._members.add(subscriber)
         event_filter = subscriber.event_filter
         by_aggregate = self._projects.setdefault(event_filter.project, {})
         for aggregate, type_ in self._keys(event_filter):
@@ -93,9 +102,12 @@ class SubscriptionIndex:
             if index is None:
                 index = by_aggregate[aggregate] = _TypeIndex()
             index.add(subscriber, type_)
-        self._size += 1
 
     def remove(self, subscriber: Subscriber) -> None:
+        """Forget a subscriber (no-op if it is not indexed: leaving twice is harmless)."""
+        if subscriber not in self._members:
+            return
+        self._members.discard(subscriber)
         event_filter = subscriber.event_filter
         by_aggregate = self._projects.get(event_filter.project)
         if by_aggregate is None:
@@ -108,18 +120,21 @@ class SubscriptionIndex:
                     del by_aggregate[aggregate]
         if not by_aggregate:
             del self._projects[event_filter.project]
-        self._size -= 1
 
     def match(self, project: str, aggregate: str, type_: str) -> list[Subscriber]:
-        """Subscribers whose filter takes this event; one may appear more than once (it dedups)."""
+        """Subscribers whose filter takes this event, each once."""
         by_aggregate = self._projects.get(project)
         if by_aggregate is None:
             return []
-        out: list[Subscriber] = []
+        found: list[set[Subscriber]] = []
         anywhere = by_aggregate.get(None)
         if anywhere is not None:
-            anywhere.collect(type_, out)
+            anywhere.collect(type_, found)
         here = by_aggregate.get(aggregate)
         if here is not None:
-            here.collect(type_, out)
-        return out
+            here.collect(type_, found)
+        if not found:
+            return []
+        if len(found) == 1:
+            return list(found[0])  # one entry matched: a set, so no subscriber twice
+        return list(set().union(*found))  # entries may share a subscriber (overlapping patterns)

@@ -17,7 +17,7 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from runwire.ops.telemetry import LATENCY_BUCKETS, Telemetry
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.frames import Frame
 
 WINDOW_SECONDS: Final = 10
 # The `project` label: one value for all projects unless RUNWIRE_METRICS_PROJECT_LABELS asks for
@@ -147,16 +147,16 @@ class LatencyRecorder(Collector):
             return project
         return OTHER_PROJECTS
 
-    def delivered(self, series: _Series, batch: Sequence[EventFrames], now_ns: int, since_ns: int) -> None:
+    def delivered(self, series: _Series, batch: Sequence[Frame], now_ns: int, since_ns: int) -> None:
         """Record one socket write of `batch`, counting the events stored at or after `since_ns`."""
         second = now_ns // 1_000_000_000
         buckets = series.buckets
         window_add = self.window.add
         otel = self._otel_delivery
-        for frames in batch:
-            if frames.stored_ns < since_ns:
+        for frame in batch:
+            if frame.stored_ns < since_ns:
                 continue  # history the client asked to replay is not latency
-            value = max(0.0, (now_ns - frames.published_ns) / 1e9)
+            value = max(0.0, (now_ns - frame.published_ns) / 1e9)
             index = bisect.bisect_left(_BOUNDS, value)
             buckets[index] += 1
             series.count += 1

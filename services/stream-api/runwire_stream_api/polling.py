@@ -21,7 +21,7 @@ from runwire.contract.cursor import format_cursor
 from runwire.web.auth import project_guard
 from runwire.web.openapi import also_answers
 from runwire_stream_api.client_stream import IDLE, ClientStream, Reset
-from runwire_stream_api.frames import EventFrames
+from runwire_stream_api.frames import Frame
 from runwire_stream_api.openapi_docs import PollPage
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
@@ -30,20 +30,16 @@ MAX_LIMIT = 1000
 MAX_WAIT_SECONDS = 60.0
 
 
-async def collect(client: ClientStream, limit: int, wait: float) -> tuple[list[EventFrames], Reset | None]:
+async def collect(client: ClientStream, limit: int, wait: float) -> tuple[list[Frame], Reset | None]:
     """Up to `limit` events after the client's position, waiting up to `wait` seconds for the first."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    events: list[EventFrames] = []
+    events: list[Frame] = []
     reset: Reset | None = None
-    async with contextlib.aclosing(client.items(idle=True)) as items:
+    async with contextlib.aclosing(client.items(idle=True, limit=limit)) as items:
         async for item in items:
             if isinstance(item, list):
-                room = limit - len(events)
-                events.extend(item[:room])
-                if len(events) >= limit:
-                    client.position = events[-1].seq
-                    break
+                events.extend(item)
             elif isinstance(item, Reset):
                 reset = item
             elif item is IDLE:
@@ -56,7 +52,7 @@ async def collect(client: ClientStream, limit: int, wait: float) -> tuple[list[E
     return events, reset
 
 
-def encode_page(events: list[EventFrames], next_cursor: int, reset: Reset | None) -> bytes:
+def encode_page(events: list[Frame], next_cursor: int, reset: Reset | None) -> bytes:
     """`{"events": [{"id", "event"}...], "next": cursor}` from the shared per-event encodings."""
     body = (
         b'{"events":['

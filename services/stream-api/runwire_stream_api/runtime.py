@@ -68,11 +68,12 @@ class Runtime:
             after=after,
             queue_limit=self.settings.client_queue_events,
             transport=transport,
+            on_catch_up=self.metrics.catch_ups.labels(transport).inc,
             delivery=DeliveryRecorder(
                 self.latency,
                 self.telemetry,
                 self.metrics.deliveries,
-                self.hub.recent,
+                self.hub.undelivered,
                 transport,
                 event_filter.project,
             ),

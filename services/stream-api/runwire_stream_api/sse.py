@@ -51,7 +51,7 @@ class SSEResponse:
             await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
             async for item in items:
                 if isinstance(item, list):
-                    body = item[0].sse if len(item) == 1 else b"".join([frames.sse for frames in item])
+                    body = item[0].sse if len(item) == 1 else b"".join([frame.sse for frame in item])
                 elif item is HEARTBEAT:
                     body = HEARTBEAT_FRAME
                 elif isinstance(item, Reset):

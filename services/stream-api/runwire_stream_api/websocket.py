@@ -108,8 +108,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], runtime: Runtime, client: Cli
         async for item in items:
             if isinstance(item, list):
                 started = time.time_ns()
-                for frames in item:
-                    await send({"type": "websocket.send", "bytes": None, "text": frames.ws})
+                for frame in item:
+                    await send({"type": "websocket.send", "bytes": None, "text": frame.ws})
                 if client.delivery is not None:
                     client.delivery.written(item, started)
             elif isinstance(item, Reset):
