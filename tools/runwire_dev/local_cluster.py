@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -18,6 +17,7 @@ from typing import Final
 
 from runwire.jetstream.embedded_nats import EmbeddedNatsError, find_binary
 from runwire.jetstream.nats_port import nats_port
+from runwire_dev.popen_child import PopenChild
 
 NODES: Final = 3
 CONFIG: Final = Path(__file__).resolve().parents[2] / "infra" / "nats" / "local-cluster.conf"
@@ -51,18 +51,14 @@ def cluster_nodes(data_dir: Path) -> list[ClusterNode]:
     return nodes
 
 
-class ClusterNodeProcess:
+class ClusterNodeProcess(PopenChild):
     """A cluster node as a supervised child: nats-server with the shared config and its own environment."""
 
     def __init__(self, node: ClusterNode, routes: list[int]) -> None:
         self.node = node
         self.name = f"nats-{node.name}"
         self.routes = routes
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        self.process = None
 
     def start(self) -> None:
         if not CONFIG.is_file():
@@ -94,19 +90,3 @@ class ClusterNodeProcess:
                 return
             time.sleep(0.05)
         raise EmbeddedNatsError(f"{self.name} did not listen on {node.client_port} within {START_SECONDS:g}s")
-
-    def exit_status(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)

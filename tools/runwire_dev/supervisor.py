@@ -38,6 +38,7 @@ from runwire.ops.settings import Settings, SettingsError, load_settings
 from runwire.web.auth import dev_secret, issue_token
 from runwire_dev.backoff import Backoff
 from runwire_dev.local_cluster import ClusterNodeProcess, cluster_nodes
+from runwire_dev.popen_child import PopenChild
 from runwire_dev.readiness import not_ready_reason
 
 READY_TIMEOUT_SECONDS: Final = 60.0
@@ -109,39 +110,19 @@ class Process(Protocol):
         ...
 
 
-class ServiceProcess:
+class ServiceProcess(PopenChild):
     """A service run as `python -m <module>` in the supervisor's process group (Ctrl-C reaches it)."""
 
     def __init__(self, service: Service, env: dict[str, str]) -> None:
         self.name = service.name
         self.module = service.module
         self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        self.process = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module], env=self.env, stdin=subprocess.DEVNULL
         )
-
-    def exit_status(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
 
 
 class NatsProcess:
