@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Final, Generic, TypeVar
 
 from runwire.contract.domain_event import DomainEvent
+from runwire.contract.rejections import Rejected
 from runwire.contract.subjects import ROOT
 from runwire.es.application import Application, Existing, Outcome
 from runwire.es.background import KeyedTasks
@@ -26,6 +27,24 @@ from runwire.es.recovery import open_aggregates
 from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 
 log = logging.getLogger(__name__)
+
+
+async def drive(
+    label: str, work: Awaitable[None], record_failure: Callable[[str], Awaitable[object]]
+) -> None:
+    """Run one aggregate's background work: a refusal ends it quietly (another process or a user moved
+    the aggregate on), a crash is logged and recorded on the aggregate so that it does not hang."""
+    try:
+        await work
+    except Rejected as exc:
+        log.info("%s stopped: %s", label, exc.detail)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", label)
+        with contextlib.suppress(Rejected):
+            await record_failure(f"{type(exc).__name__}: {exc}")
+
 
 FOLLOWER_RESTART_SECONDS: Final = 1.0
 

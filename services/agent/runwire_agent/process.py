@@ -8,16 +8,14 @@ recorded step (a step that was in flight is run again; tools are idempotent).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from runwire.contract.rejections import Rejected
 from runwire.es.application import Application
-from runwire.es.process import ProcessManager
+from runwire.es.process import ProcessManager, drive
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import (
     AgentCommand,
@@ -74,15 +72,11 @@ class RunProcess(ProcessManager[Run, AgentEvent]):
         """Drive a run until it is terminal (or the service stops)."""
         wakeup = self._wakeups.setdefault((project, run_id), asyncio.Event())
         try:
-            await self._loop(project, run_id, wakeup)
-        except Rejected as exc:
-            log.info("agent run %s/%s stopped: %s", project, run_id, exc.detail)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("agent run %s/%s failed", project, run_id)
-            with contextlib.suppress(Rejected):
-                await self._execute(project, run_id, FailRun(error=f"{type(exc).__name__}: {exc}", at=now()))
+            await drive(
+                f"agent run {project}/{run_id}",
+                self._loop(project, run_id, wakeup),
+                lambda error: self._execute(project, run_id, FailRun(error=error, at=now())),
+            )
         finally:
             self._wakeups.pop((project, run_id), None)
 

@@ -7,7 +7,6 @@ restart (earlier stages are re-derived and record nothing; indexing continues fr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from datetime import UTC, datetime
@@ -15,9 +14,8 @@ from datetime import UTC, datetime
 import msgspec
 
 from runwire.contract.ingest import Counts, Stage
-from runwire.contract.rejections import Rejected
 from runwire.es.application import Application
-from runwire.es.process import ProcessManager
+from runwire.es.process import ProcessManager, drive
 from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
@@ -54,16 +52,11 @@ class JobProcess(ProcessManager[Job, JobEvent]):
 
     async def run(self, project: str, job_id: str) -> None:
         """Process a job from wherever its events say it got to, until it is terminal."""
-        try:
-            await self._process(project, job_id)
-        except Rejected as exc:
-            log.info("ingest job %s/%s stopped: %s", project, job_id, exc.detail)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("ingest job %s/%s failed", project, job_id)
-            with contextlib.suppress(Rejected):
-                await self._execute(project, job_id, FailJob(error=f"{type(exc).__name__}: {exc}", at=now()))
+        await drive(
+            f"ingest job {project}/{job_id}",
+            self._process(project, job_id),
+            lambda error: self._execute(project, job_id, FailJob(error=error, at=now())),
+        )
 
     async def _execute(self, project: str, job_id: str, command: JobCommand) -> Job:
         outcome = await self.handle(project, job_id, lambda job: decide(command, job))
