@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Final
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from runwire.web.problems import PROBLEM_JSON, TYPE_PREFIX, Problem, ProblemError
+from runwire.web.problems import ProblemError
+from runwire.web.upgrade_refusal import refuse_upgrade
 
 MAX_HEADER_LINE_BYTES: Final = 8 * 1024
 MAX_HEADER_TOTAL_BYTES: Final = 64 * 1024
@@ -44,34 +44,6 @@ def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
         )
 
 
-async def _refuse_upgrade(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
-    """Answer a WebSocket upgrade with the 431 as an HTTP response (or a 4431 close without one)."""
-    await receive()  # websocket.connect
-    if "websocket.http.response" not in (scope.get("extensions") or {}):
-        await send(
-            {"type": "websocket.close", "code": 4000 + error.status_code, "reason": error.detail[:120]}
-        )
-        return
-    problem = Problem(
-        type=TYPE_PREFIX + error.kind,
-        title=error.title,
-        status=error.status_code,
-        detail=error.detail,
-        instance=scope["path"],
-        field=error.field,
-    )
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": error.status_code,
-            "headers": [(b"content-type", PROBLEM_JSON.encode())],
-        }
-    )
-    await send(
-        {"type": "websocket.http.response.body", "body": msgspec.json.encode(problem), "more_body": False}
-    )
-
-
 def header_limits(app: ASGIApp) -> ASGIApp:
     """Litestar middleware: HTTP requests and WebSocket upgrades over the limits end here."""
 
@@ -82,7 +54,7 @@ def header_limits(app: ASGIApp) -> ASGIApp:
             try:
                 check_headers(list(scope["headers"]))
             except ProblemError as error:
-                await _refuse_upgrade(scope, receive, send, error)
+                await refuse_upgrade(scope, receive, send, error)
                 return
         await app(scope, receive, send)
 

@@ -85,19 +85,23 @@ def problem_response(
     )
 
 
-def _problem_error_handler(request: Request[Any, Any, Any], exc: ProblemError) -> Response[bytes]:
+def problem_of(exc: ProblemError, instance: str) -> Problem:
+    """The RFC 9457 body of a ProblemError: the same for an HTTP response and a refused upgrade."""
     retry_after = exc.headers.get("Retry-After") if exc.headers else None
-    problem = Problem(
+    return Problem(
         type=TYPE_PREFIX + exc.kind,
         title=exc.title,
         status=exc.status_code,
         detail=exc.detail,
-        instance=request.url.path,
+        instance=instance,
         field=exc.field,
         errors=exc.errors,
         retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
     )
-    return problem_response(request, problem, exc.headers)
+
+
+def _problem_error_handler(request: Request[Any, Any, Any], exc: ProblemError) -> Response[bytes]:
+    return problem_response(request, problem_of(exc, request.url.path), exc.headers)
 
 
 def _validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:

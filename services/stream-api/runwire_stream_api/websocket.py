@@ -13,54 +13,20 @@ import contextlib
 import time
 from typing import Any
 
-import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
-from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
 
 from runwire.web.auth import authenticate, authorize
-from runwire.web.problems import PROBLEM_JSON, Problem, ProblemError
+from runwire.web.problems import ProblemError
 from runwire.web.store_errors import STORE_UNAVAILABLE, store_unavailable
+from runwire.web.upgrade_refusal import refuse_upgrade
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.stream_request import build_stream_request
 
 GOING_AWAY = 1001
-
-
-async def _refuse(socket: WebSocket[Any, Any, Any], exc: ProblemError) -> None:
-    """Answer the upgrade with the problem as an HTTP response (or a 4xxx close)."""
-    await socket.receive()  # websocket.connect
-    problem = Problem(
-        type="urn:runwire:problem:" + exc.kind,
-        title=exc.title,
-        status=exc.status_code,
-        detail=exc.detail,
-        instance=socket.url.path,
-        field=exc.field,
-        errors=exc.errors,
-    )
-    if "websocket.http.response" in (socket.scope.get("extensions") or {}):
-        headers = [(b"content-type", PROBLEM_JSON.encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-        start: WebSocketResponseStartEvent = {
-            "type": "websocket.http.response.start",
-            "status": exc.status_code,
-            "headers": headers,
-        }
-        body: WebSocketResponseBodyEvent = {
-            "type": "websocket.http.response.body",
-            "body": msgspec.json.encode(problem),
-            "more_body": False,
-        }
-        await socket.send(start)
-        await socket.send(body)
-    else:
-        await socket.send(
-            {"type": "websocket.close", "code": 4000 + exc.status_code, "reason": exc.detail[:120]}
-        )
 
 
 @websocket("/v1/projects/{project:str}/events/ws")
@@ -90,10 +56,10 @@ async def stream_ws(
         )
         client = runtime.open_client(request.event_filter, request.after, "ws")
     except ProblemError as exc:
-        await _refuse(socket, exc)
+        await refuse_upgrade(socket.scope, socket.receive, socket.send, exc)
         return
     except STORE_UNAVAILABLE as exc:
-        await _refuse(socket, store_unavailable(exc))
+        await refuse_upgrade(socket.scope, socket.receive, socket.send, store_unavailable(exc))
         return
     await _serve(socket, runtime, client)
 
