@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,24 +13,9 @@ import httpx
 import pytest
 
 from tests.support.eventually import eventually
+from tests.support.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port_block(size: int) -> int:
-    """A base port with `size` free consecutive ports after it."""
-    for base in range(18000, 30000, 17):
-        ok = True
-        for port in range(base, base + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
 
 
 def descendants(pid: int) -> set[int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from runwire.jetstream.connection import connect_nats
-from tests.support.nats_cluster import NatsCluster, free_ports
+from tests.support.nats_cluster import NatsCluster
+from tests.support.ports import free_ports
 
 
 async def test_a_connection_uses_a_later_server_when_the_first_is_down(cluster: NatsCluster) -> None:

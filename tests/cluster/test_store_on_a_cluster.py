@@ -11,8 +11,6 @@ from runwire.contract.envelope import new_event
 from runwire.jetstream.connection import RunwireNATS
 from runwire.jetstream.event_store import (
     STREAM_NAME,
-    AppendResult,
-    ConcurrencyError,
     EventStore,
     StreamSettingDrift,
     StreamSettings,
@@ -40,8 +38,6 @@ async def test_raced_appends_on_r3_are_one_success_and_concurrency_errors(cluste
     )
     kinds = sorted(type(outcome).__name__ for outcome in outcomes)
     assert kinds == ["AppendResult"] + ["ConcurrencyError"] * 39
-    assert sum(isinstance(outcome, AppendResult) for outcome in outcomes) == 1
-    assert all(isinstance(o, AppendResult | ConcurrencyError) for o in outcomes)
 
 
 async def test_a_process_with_other_settings_keeps_the_r3_stream(cluster_nc: RunwireNATS) -> None:

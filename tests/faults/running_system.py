@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -16,23 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from runwire.jetstream.nats_port import free_port, port_file, port_free
+from runwire.jetstream.nats_port import free_port, port_file
 from runwire.web.auth import issue_token, read_dev_secret
 from runwire_dev.readiness import not_ready_reason
 from runwire_dev.supervisor import PROCESSES_FILE
 from tests.support.eventually import eventually
+from tests.support.ports import free_port_block
 
 SERVICES: Final = ("stream-api", "ingest", "agent", "workflow")
 ROOT: Final = Path(__file__).resolve().parents[2]
-
-
-def free_port_block(size: int) -> int:
-    """A base port with `size` free consecutive ports after it (the services take consecutive ports)."""
-    for _ in range(200):
-        base = random.randrange(20_000, 60_000)
-        if all(port_free("127.0.0.1", port) for port in range(base, base + size)):
-            return base
-    raise RuntimeError("no free port block")
 
 
 @dataclass

@@ -98,16 +98,25 @@ WAITING_WORKFLOW = {
 }
 
 
+def workflow_client(system: RunningSystem) -> httpx.AsyncClient:
+    """An HTTP client for the running workflow service, with a token for every project."""
+    headers = {"Authorization": f"Bearer {system.token()}"}
+    return httpx.AsyncClient(base_url=system.url("workflow"), timeout=10, headers=headers)
+
+
+async def start_run(http: httpx.AsyncClient, definition: dict[str, Any]) -> tuple[str, str]:
+    """Create a run of `definition` in a fresh project: its runs URL and its id."""
+    runs = f"/v1/projects/faults-{uuid.uuid4().hex[:8]}/workflow/runs"
+    response = await http.post(runs, json=definition)
+    assert response.status_code == 201, response.text
+    return runs, str(response.json()["id"])
+
+
 async def test_a_workflow_run_in_flight_completes_across_a_kill_9_of_the_workflow_service(
     system: RunningSystem,
 ) -> None:
-    project = f"faults-{uuid.uuid4().hex[:8]}"
-    runs = f"{system.url('workflow')}/v1/projects/{project}/workflow/runs"
-    headers = {"Authorization": f"Bearer {system.token()}"}
-    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
-        response = await http.post(runs, json=WAITING_WORKFLOW)
-        assert response.status_code == 201, response.text
-        run = response.json()["id"]
+    async with workflow_client(system) as http:
+        runs, run = await start_run(http, WAITING_WORKFLOW)
         pid = system.pids()["workflow"]
         os.kill(pid, signal.SIGKILL)
         await restarted(system, "workflow", pid, timeout=10)
@@ -135,13 +144,8 @@ async def test_a_workflow_run_across_services_completes_across_a_kill_9_of_nats_
     system: RunningSystem,
 ) -> None:
     """After NATS comes back, the services' commands and stream followers work again on their own."""
-    project = f"faults-{uuid.uuid4().hex[:8]}"
-    runs = f"{system.url('workflow')}/v1/projects/{project}/workflow/runs"
-    headers = {"Authorization": f"Bearer {system.token()}"}
-    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
-        response = await http.post(runs, json=WORKFLOW_ACROSS_SERVICES)
-        assert response.status_code == 201, response.text
-        run = response.json()["id"]
+    async with workflow_client(system) as http:
+        runs, run = await start_run(http, WORKFLOW_ACROSS_SERVICES)
 
         async def load_completed() -> bool | None:
             nodes = (await http.get(f"{runs}/{run}")).json()["nodes"]

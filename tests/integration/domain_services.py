@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from runwire.jetstream.event_store import EventStore, StoredEvent
 from runwire.ops.settings import Settings
 from runwire.web.auth import issue_token
 from tests.support.eventually import eventually
+from tests.support.ports import free_port
 
 SECRET = "domain-services-test-secret-0123456789abcdef"
 T = TypeVar("T")
@@ -50,13 +50,6 @@ async def wait_for_type(
         return stored if any(s.event.type in wanted for s in stored) else None
 
     return await eventually(probe, timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServiceProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from runwire_stream_api.app import create_app
 from runwire_stream_api.runtime import Runtime
 from tests.support.eventually import eventually
 from tests.support.http_server import serving
+from tests.support.ports import free_port
 
 SECRET = "stream-api-test-secret-0123456789"
 
@@ -89,12 +89,6 @@ async def api(start_api: Callable[..., Awaitable[StreamAPI]]) -> StreamAPI:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
 from runwire.web.auth import issue_token
 from tests.support.eventually import eventually
+from tests.support.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,12 +55,6 @@ def chromium() -> Path:
     if os.environ.get("RUNWIRE_REQUIRE_BROWSER") == "1":
         pytest.fail(f"RUNWIRE_REQUIRE_BROWSER=1 but {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class StreamAPIProcess:

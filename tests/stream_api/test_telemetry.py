@@ -19,9 +19,10 @@ from opentelemetry.trace import SpanKind
 
 from runwire.ops.telemetry import export_configured, with_sdk
 from runwire.web.auth import issue_token
-from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event, free_port
+from tests.stream_api.conftest import SECRET, StartAPI, StreamAPI, event
 from tests.support.eventually import eventually
 from tests.support.otlp_receiver import OTLPReceiver, otlp_receiver
+from tests.support.ports import free_port
 from tests.support.stream_clients import sse
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

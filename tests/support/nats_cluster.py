@@ -18,20 +18,7 @@ from pathlib import Path
 import nats
 
 from runwire.jetstream.embedded_nats import find_binary
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free loopback ports (held open together so none repeats)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+from tests.support.ports import free_ports
 
 
 @dataclass
