@@ -15,8 +15,8 @@ from runwire_agent.config import AgentConfig
 from tests.integration.domain_services import auth, settings_for
 from tests.support.http_server import serving
 
-FAST = AgentConfig(step_delay_seconds=0.0, recover=False, approval_poll_seconds=0.2)
-SLOW = AgentConfig(step_delay_seconds=0.3, recover=False, approval_poll_seconds=0.2)
+FAST = AgentConfig(step_delay_seconds=0.0, share_work=False, approval_poll_seconds=0.2)
+SLOW = AgentConfig(step_delay_seconds=0.3, share_work=False, approval_poll_seconds=0.2)
 
 PASSAGES = [
     "Foxes are small omnivorous mammals with a bushy tail.",

@@ -74,7 +74,7 @@ class Stalls:
 async def test_a_run_whose_policy_is_gone_after_restart_fails_with_the_reason(
     nats_url: str, store: EventStore, project: str
 ) -> None:
-    slow = AgentConfig(step_delay_seconds=5.0, recover=False)
+    slow = AgentConfig(step_delay_seconds=5.0, share_work=False)
     first = create_app(settings_for(nats_url), slow, policies={"custom-llm": Stalls()})
     async with serving(first) as url, httpx.AsyncClient(headers=auth(project)) as client:
         response = await client.post(
@@ -82,7 +82,9 @@ async def test_a_run_whose_policy_is_gone_after_restart_fails_with_the_reason(
         )
         run_id = response.json()["id"]
         await wait_for_type(store, project, run_id, "agent.step.updated")
-    async with serving(create_app(settings_for(nats_url), AgentConfig(step_delay_seconds=0.0, recover=True))):
+    async with serving(
+        create_app(settings_for(nats_url), AgentConfig(step_delay_seconds=0.0, share_work=True))
+    ):
         stored = await wait_for_type(store, project, run_id, DONE)
     assert stored[-1].event.type == "agent.run.failed"
     assert stored[-1].event.data == {"error": "policy 'custom-llm' is not available in this agent service"}

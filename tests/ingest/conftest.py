@@ -12,9 +12,11 @@ from runwire_ingest.config import IngestConfig
 from tests.integration.domain_services import auth, settings_for
 from tests.support.http_server import serving
 
-FAST = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, recover=False, max_document_bytes=4096)
+FAST = IngestConfig(
+    stage_delay_seconds=0.0, chunk_delay_seconds=0.0, share_work=False, max_document_bytes=4096
+)
 # A chunk every 0.2 s: a cancel sent on seeing a chunk recorded lands in the pause before the next.
-SLOW = IngestConfig(stage_delay_seconds=0.02, chunk_delay_seconds=0.2, recover=False)
+SLOW = IngestConfig(stage_delay_seconds=0.02, chunk_delay_seconds=0.2, share_work=False)
 
 
 @pytest.fixture

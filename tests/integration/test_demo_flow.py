@@ -44,11 +44,11 @@ async def flow(nats_url: str) -> AsyncIterator[Flow]:
     """The demo, run once for the module against the three services."""
     settings = settings_for(nats_url)
     project = f"t-demo-{uuid.uuid4().hex[:8]}"
-    fast_ingest = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, recover=False)
+    fast_ingest = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, share_work=False)
     async with (
         serving(ingest_app(settings, fast_ingest)) as ingest,
-        serving(agent_app(settings, AgentConfig(step_delay_seconds=0.0, recover=False))) as agent,
-        serving(workflow_app(settings, WorkflowConfig(recover=False))) as workflow,
+        serving(agent_app(settings, AgentConfig(step_delay_seconds=0.0, share_work=False))) as agent,
+        serving(workflow_app(settings, WorkflowConfig(share_work=False))) as workflow,
     ):
         lines: list[str] = []
         token = issue_token(SECRET, "demo", [project])

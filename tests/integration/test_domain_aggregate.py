@@ -36,6 +36,10 @@ class Counter(msgspec.Struct, frozen=True):
     def exists(self) -> bool:
         return self.adds > 0
 
+    @property
+    def terminal(self) -> bool:
+        return False
+
 
 def evolve(counter: Counter, event: Added) -> Counter:
     return msgspec.structs.replace(counter, total=counter.total + event.amount, adds=counter.adds + 1)
@@ -132,14 +136,14 @@ async def test_a_command_on_a_held_state_reads_nothing(store: EventStore, nc: NA
 class Knobs(msgspec.Struct, frozen=True, kw_only=True):
     size: int = 10
     delay_seconds: float = 0.5
-    recover: bool = True
+    share_work: bool = True
 
 
 def test_tunables_come_from_prefixed_variables() -> None:
     knobs = load_tunables(
-        Knobs, "RUNWIRE_TEST_", {"RUNWIRE_TEST_SIZE": "20", "RUNWIRE_TEST_RECOVER": "false"}
+        Knobs, "RUNWIRE_TEST_", {"RUNWIRE_TEST_SIZE": "20", "RUNWIRE_TEST_SHARE_WORK": "false"}
     )
-    assert knobs == Knobs(size=20, delay_seconds=0.5, recover=False)
+    assert knobs == Knobs(size=20, delay_seconds=0.5, share_work=False)
 
 
 def test_a_bad_tunable_names_its_variable() -> None:

@@ -29,9 +29,9 @@ from tests.support.http_server import serving
 
 SERVICES: dict[str, Callable[[Settings], Litestar]] = {
     "stream-api": lambda settings: stream_app(settings),
-    "ingest": lambda settings: ingest_app(settings, IngestConfig(recover=False)),
-    "agent": lambda settings: agent_app(settings, AgentConfig(recover=False)),
-    "workflow": lambda settings: workflow_app(settings, WorkflowConfig(recover=False)),
+    "ingest": lambda settings: ingest_app(settings, IngestConfig(share_work=False)),
+    "agent": lambda settings: agent_app(settings, AgentConfig(share_work=False)),
+    "workflow": lambda settings: workflow_app(settings, WorkflowConfig(share_work=False)),
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 PROJECT_PATHS = "/v1/projects/{project}/"

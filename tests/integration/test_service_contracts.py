@@ -27,8 +27,8 @@ from runwire_workflow.domain.commands import CompleteNode
 from tests.integration.domain_services import settings_for, wait_for_type
 from tests.support.http_server import serving
 
-INGEST = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, recover=False)
-AGENT = AgentConfig(step_delay_seconds=0.0, recover=False)
+INGEST = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, share_work=False)
+AGENT = AgentConfig(step_delay_seconds=0.0, share_work=False)
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 DOCUMENT = "The quick brown fox jumps over the lazy dog. " * 60
 

@@ -17,10 +17,10 @@ from runwire_workflow.config import WorkflowConfig
 from tests.integration.domain_services import auth, settings_for
 from tests.support.http_server import serving
 
-INGEST = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, recover=False)
-SLOW_INGEST = IngestConfig(stage_delay_seconds=0.05, chunk_delay_seconds=0.1, recover=False)
-AGENT = AgentConfig(step_delay_seconds=0.0, recover=False)
-WORKFLOW = WorkflowConfig(recover=False, command_timeout_seconds=2.0, command_retry_seconds=1.0)
+INGEST = IngestConfig(stage_delay_seconds=0.0, chunk_delay_seconds=0.0, share_work=False)
+SLOW_INGEST = IngestConfig(stage_delay_seconds=0.05, chunk_delay_seconds=0.1, share_work=False)
+AGENT = AgentConfig(step_delay_seconds=0.0, share_work=False)
+WORKFLOW = WorkflowConfig(share_work=False, command_timeout_seconds=2.0, command_retry_seconds=1.0)
 
 
 @contextlib.asynccontextmanager

@@ -49,6 +49,16 @@ class KeyedTasks:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
+    def cancel_aggregate(self, project: str, aggregate: str) -> None:
+        """Cancel every task of one aggregate (keys are tuples beginning with project and aggregate)."""
+        for key, task in list(self._tasks.items()):
+            if (
+                isinstance(key, tuple)
+                and key[:2] == (project, aggregate)
+                and task is not asyncio.current_task()
+            ):
+                task.cancel()
+
     async def aclose(self) -> None:
         """Cancel every task and wait until all have ended (so `contextlib.aclosing` applies)."""
         await self.close()

@@ -52,6 +52,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_token: str | None = None
     """When set, `/metrics` answers only `Authorization: Bearer <this token>` (401 otherwise)."""
     shutdown_grace_seconds: PositiveFloat = 10.0
+    lease_seconds: Annotated[float, msgspec.Meta(ge=1.0, le=60.0)] = 3.0
+    """How long a domain replica holds in-flight work without renewing it; after that, another
+    replica takes the work over (a dead replica's runs move within about this long)."""
+    store_retry_seconds: Annotated[float, msgspec.Meta(ge=1.0)] = 30.0
+    """How long background work (a job's processing, a run's steps, a workflow's reactions) waits
+    for an unavailable store, e.g. a cluster electing a leader, before it fails."""
 
     @property
     def nats_servers(self) -> list[str]:

@@ -11,28 +11,15 @@ import logging
 from typing import Any, Final
 
 import nats.errors
-import nats.js.errors
 from litestar import Request, Response
 from litestar.types import ExceptionHandlersMap
 
-from runwire.jetstream.event_store import StoreError
+from runwire.jetstream.availability import STORE_UNAVAILABLE
 from runwire.web.problems import ProblemError, exception_handlers
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS: Final = 1
-STORE_UNAVAILABLE: Final[tuple[type[Exception], ...]] = (
-    StoreError,
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionClosedError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.ConnectionDrainingError,
-    nats.errors.StaleConnectionError,
-    nats.errors.NoServersError,
-    nats.errors.OutboundBufferLimitError,
-    nats.js.errors.ServiceUnavailableError,
-)
 
 
 def store_unavailable(exc: Exception) -> ProblemError:

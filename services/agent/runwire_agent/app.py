@@ -11,6 +11,7 @@ from litestar import Litestar
 from runwire.contract.agent import SOURCE, CreateRunCommand
 from runwire.contract.domain_event import EventCodec
 from runwire.es.application import Application
+from runwire.es.process import ProcessSettings
 from runwire.es.repository import Repository
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
@@ -53,6 +54,7 @@ def create_app(
             policies={default.name: default, **(policies or {})},
             tools={tool.name: tool for tool in tool_list},
             config=tunables,
+            settings=ProcessSettings.of(context.settings, shared=tunables.share_work),
         )
         application = AgentApplication(runs=runs, process=process, config=tunables)
         handlers: dict[str, CommandHandler] = {
@@ -60,7 +62,7 @@ def create_app(
             "cancel": (CancelCommand, application.on_cancel_command),
         }
         async with serving_commands(context.nc, "agent", handlers), contextlib.aclosing(process):
-            await process.start(recover=tunables.recover)
+            await process.start()
             yield application
 
     return domain_service_app(

@@ -21,8 +21,9 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A tool call running longer fails its step."""
     approval_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     """How often a run waiting for approval re-reads its events (approvals served elsewhere)."""
-    recover: bool = True
-    """On start, resume every run the stream shows as unfinished."""
+    share_work: bool = True
+    """Take runs from the service's work queue shared by its replicas: new ones, and those of a
+    replica that died. False: drive only the runs created through this process, take over none."""
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:

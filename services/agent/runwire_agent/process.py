@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runwire.es.application import Application
-from runwire.es.process import ProcessManager, drive
+from runwire.es.process import ProcessManager, ProcessSettings
 from runwire_agent.config import AgentConfig
 from runwire_agent.domain.commands import (
     AgentCommand,
@@ -27,7 +27,7 @@ from runwire_agent.domain.commands import (
     StartStep,
 )
 from runwire_agent.domain.decide import decide
-from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
+from runwire_agent.domain.events import AgentEvent
 from runwire_agent.domain.state import Run
 from runwire_agent.policy import FinalAnswer, Policy, ToolCall
 from runwire_agent.tools.toolbox import Tool, ToolContext, ToolFailed, needs_approval
@@ -43,7 +43,7 @@ class RunProcess(ProcessManager[Run, AgentEvent]):
     """One task per unfinished run; a command on a waiting run (approval, message, cancel) wakes it."""
 
     created_type = "agent.run.created"
-    terminal_types = TERMINAL_TYPES
+    aggregate_types = "agent.run.>"
 
     def __init__(
         self,
@@ -51,8 +51,9 @@ class RunProcess(ProcessManager[Run, AgentEvent]):
         policies: Mapping[str, Policy],
         tools: Mapping[str, Tool],
         config: AgentConfig,
+        settings: ProcessSettings | None = None,
     ) -> None:
-        super().__init__(app, "agent")
+        super().__init__(app, "agent", settings)
         self.policies = policies
         self.tools = tools
         self.config = config
@@ -72,9 +73,10 @@ class RunProcess(ProcessManager[Run, AgentEvent]):
         """Drive a run until it is terminal (or the service stops)."""
         wakeup = self._wakeups.setdefault((project, run_id), asyncio.Event())
         try:
-            await drive(
-                f"agent run {project}/{run_id}",
-                self._loop(project, run_id, wakeup),
+            await self.drive(
+                project,
+                run_id,
+                lambda: self._loop(project, run_id, wakeup),
                 lambda error: self._execute(project, run_id, FailRun(error=error, at=now())),
             )
         finally:

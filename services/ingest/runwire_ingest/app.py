@@ -11,6 +11,7 @@ from litestar import Litestar
 from runwire.contract.domain_event import EventCodec
 from runwire.contract.ingest import SOURCE, CreateJobCommand
 from runwire.es.application import Application
+from runwire.es.process import ProcessSettings
 from runwire.es.repository import Repository
 from runwire.jetstream.chunk_store import ChunkStore
 from runwire.jetstream.commands import CancelCommand, CommandHandler, serving_commands
@@ -37,14 +38,16 @@ def create_app(settings: Settings, config: IngestConfig | None = None) -> Litest
         repository = Repository(context.store, EventCodec[JobEvent](JobEvent, SOURCE), initial, evolve)
         jobs = Application(repository, "ingest job")
         chunk_store = await ChunkStore.open(context.nc)
-        process = JobProcess(jobs, chunk_store, tunables)
+        process = JobProcess(
+            jobs, chunk_store, tunables, ProcessSettings.of(context.settings, shared=tunables.share_work)
+        )
         application = IngestApplication(jobs=jobs, process=process, chunk_store=chunk_store, config=tunables)
         handlers: dict[str, CommandHandler] = {
             "create": (CreateJobCommand, application.on_create_command),
             "cancel": (CancelCommand, application.on_cancel_command),
         }
         async with serving_commands(context.nc, "ingest", handlers), contextlib.aclosing(process):
-            await process.start(recover=tunables.recover)
+            await process.start()
             yield application
 
     limit = tunables.max_document_bytes + BODY_SLACK_BYTES

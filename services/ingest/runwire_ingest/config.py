@@ -27,8 +27,9 @@ class IngestConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Pause after each indexed chunk: cancellation is checked there."""
     progress_updates: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
     """At most this many `ingest.job.updated` events during INDEXING."""
-    recover: bool = True
-    """On start, resume every job the stream shows as unfinished."""
+    share_work: bool = True
+    """Take jobs from the service's work queue shared by its replicas: new ones, and those of a
+    replica that died. False: drive only the jobs created through this process, take over none."""
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> IngestConfig:

@@ -15,12 +15,12 @@ import msgspec
 
 from runwire.contract.ingest import Counts, Stage
 from runwire.es.application import Application
-from runwire.es.process import ProcessManager, drive
+from runwire.es.process import ProcessManager, ProcessSettings
 from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
+from runwire_ingest.domain.events import JobEvent
 from runwire_ingest.domain.state import Job
 from runwire_ingest.domain.text import normalise, split
 
@@ -38,10 +38,16 @@ class JobProcess(ProcessManager[Job, JobEvent]):
     """One pipeline task per unfinished job; cancellation is noticed between chunks."""
 
     created_type = "ingest.job.created"
-    terminal_types = TERMINAL_TYPES
+    aggregate_types = "ingest.job.>"
 
-    def __init__(self, app: Application[Job, JobEvent], chunks: ChunkStore, config: IngestConfig) -> None:
-        super().__init__(app, "ingest")
+    def __init__(
+        self,
+        app: Application[Job, JobEvent],
+        chunks: ChunkStore,
+        config: IngestConfig,
+        settings: ProcessSettings | None = None,
+    ) -> None:
+        super().__init__(app, "ingest", settings)
         self.chunks = chunks
         self.config = config
 
@@ -52,9 +58,10 @@ class JobProcess(ProcessManager[Job, JobEvent]):
 
     async def run(self, project: str, job_id: str) -> None:
         """Process a job from wherever its events say it got to, until it is terminal."""
-        await drive(
-            f"ingest job {project}/{job_id}",
-            self._process(project, job_id),
+        await self.drive(
+            project,
+            job_id,
+            lambda: self._process(project, job_id),
             lambda error: self._execute(project, job_id, FailJob(error=error, at=now())),
         )
 

@@ -17,9 +17,10 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
+from runwire.jetstream.availability import STORE_UNAVAILABLE
 from runwire.web.auth import authenticate, authorize
 from runwire.web.problems import ProblemError
-from runwire.web.store_errors import STORE_UNAVAILABLE, store_unavailable
+from runwire.web.store_errors import store_unavailable
 from runwire.web.upgrade_refusal import refuse_upgrade
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import ws_reset

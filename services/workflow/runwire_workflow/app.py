@@ -10,6 +10,7 @@ from litestar import Litestar
 
 from runwire.contract.domain_event import EventCodec
 from runwire.es.application import Application
+from runwire.es.process import ProcessSettings
 from runwire.es.repository import Repository
 from runwire.ops.settings import Settings
 from runwire.web.service_app import ServiceContext, domain_service_app
@@ -32,9 +33,14 @@ def create_app(settings: Settings, config: WorkflowConfig | None = None) -> Lite
     async def runtime(context: ServiceContext) -> AsyncIterator[WorkflowApplication]:
         codec = EventCodec[WorkflowEvent](WorkflowEvent, SOURCE)
         runs = Application(Repository(context.store, codec, initial, evolve), "workflow run")
-        process = WorkflowProcess(runs, tunables, Dispatcher(context.nc, tunables.command_timeout_seconds))
+        process = WorkflowProcess(
+            runs,
+            tunables,
+            Dispatcher(context.nc, tunables.command_timeout_seconds),
+            ProcessSettings.of(context.settings, shared=tunables.share_work),
+        )
         async with contextlib.aclosing(process):
-            await process.start(recover=tunables.recover)
+            await process.start()
             yield WorkflowApplication(runs=runs, process=process)
 
     return domain_service_app(

@@ -17,8 +17,9 @@ class WorkflowConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How long one command to a child service may take before it counts as unanswered."""
     command_retry_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0
     """How long an unanswered command is retried (every second) before its node fails."""
-    recover: bool = True
-    """On start, resume every run the stream shows as unfinished."""
+    share_work: bool = True
+    """Take runs from the service's work queue shared by its replicas: new ones, and those of a
+    replica that died. False: drive only the runs created through this process, take over none."""
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> WorkflowConfig:

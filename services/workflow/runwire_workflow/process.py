@@ -4,7 +4,8 @@ It never asks another service for its state. It starts ready nodes (in parallel 
 allows), creates their children over NATS, and reads the children's events from JetStream (one
 follower for all runs) to complete or fail nodes. Timers (delays, gate timeouts) are re-armed
 from the deadlines stored in the events, so a restart loses none; on start it resumes every
-unfinished run and catches up on what its children did meanwhile.
+run it takes over from another replica (or a restart) and catches up on what its children did
+meanwhile. Only the replica holding a run's lease drives it (runwire.es.process).
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from runwire.contract.rejections import Rejected
 from runwire.contract.stored_check import stored_event
 from runwire.contract.subjects import parse_unchecked
 from runwire.es.application import Application
-from runwire.es.process import ProcessManager
+from runwire.es.process import ProcessManager, ProcessSettings
 from runwire.jetstream.commands import CommandFailed, CommandUnavailable
-from runwire.jetstream.event_store import StoreError
 from runwire.jetstream.stream_reader import StoredMessage
 from runwire_workflow.children import CHILD_EVENT_PATTERNS, child_id, reaction
 from runwire_workflow.config import WorkflowConfig
@@ -35,7 +35,7 @@ from runwire_workflow.domain.commands import (
     WorkflowCommand,
 )
 from runwire_workflow.domain.decide import decide
-from runwire_workflow.domain.events import TERMINAL_TYPES, WorkflowEvent
+from runwire_workflow.domain.events import WorkflowEvent
 from runwire_workflow.domain.state import NodeState, WorkflowRun
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,17 @@ class WorkflowProcess(ProcessManager[WorkflowRun, WorkflowEvent]):
     """Owns every run's side effects in this process (under the kit's one lock per run)."""
 
     created_type = "workflow.run.created"
-    terminal_types = TERMINAL_TYPES
+    aggregate_types = "workflow.run.>"
     follows = CHILD_EVENT_PATTERNS
 
     def __init__(
-        self, app: Application[WorkflowRun, WorkflowEvent], config: WorkflowConfig, dispatcher: Dispatcher
+        self,
+        app: Application[WorkflowRun, WorkflowEvent],
+        config: WorkflowConfig,
+        dispatcher: Dispatcher,
+        settings: ProcessSettings | None = None,
     ) -> None:
-        super().__init__(app, "workflow")
+        super().__init__(app, "workflow", settings)
         self.config = config
         self.dispatcher = dispatcher
         self._children: dict[tuple[str, str], tuple[str, str]] = {}
@@ -73,11 +77,6 @@ class WorkflowProcess(ProcessManager[WorkflowRun, WorkflowEvent]):
         """A command of the process itself (the run's lock is held already)."""
         outcome = await self.app.execute(project, run_id, lambda run: decide(command, run))
         return outcome.state
-
-    async def reconcile(self, project: str, run_id: str) -> None:
-        """Bring the run's side effects in line with its state (idempotent)."""
-        async with self.lock(project, run_id):
-            await self.carry_on((await self.app.state(project, run_id)).state)
 
     async def carry_on(self, state: WorkflowRun) -> None:
         """Start ready nodes, create missing children, arm timers; on a terminal run, clean up."""
@@ -179,18 +178,16 @@ class WorkflowProcess(ProcessManager[WorkflowRun, WorkflowEvent]):
             return
         project, (run_id, node_id) = subject.project, target
         command = reaction(node_id, event.aggregate, event, message.seq, now())
-        if command is None:
-            return
+        if command is None or not self.owns(project, run_id):
+            return  # a run driven by another replica: that replica reacts
         async with self.lock(project, run_id):
             try:
                 run = await self._execute(project, run_id, command)
             except Rejected as exc:
                 log.debug("workflow %s: %s ignored: %s", run_id, event.type, exc)
                 return
-            except StoreError:
-                log.exception("workflow %s: could not record %s", run_id, event.type)
-                return
             await self.carry_on(run)
+            await self.settle(project, run_id)
 
     # ------------------------------------------------------------------------------ recovery
 
