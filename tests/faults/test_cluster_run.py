@@ -1,4 +1,5 @@
-"""`make cluster`: three NATS nodes, EVENTS at R3, two stream API instances serving the same events."""
+"""`make cluster`: three NATS nodes, EVENTS at R3, two instances of every service; the stream API's two
+serve the same events."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from runwire_dev.supervisor import PROCESSES_FILE
 from tests.faults.running_system import RunningSystem, running_system, wait_for_banner
 
 SECOND_STREAM_API_OFFSET = 4
+CLUSTER_PORTS = 8  # two instances of each of the four services
 
 
 @pytest.fixture
 async def cluster_system(tmp_path: Path) -> AsyncIterator[RunningSystem]:
-    with running_system(tmp_path, "--cluster", http_ports=SECOND_STREAM_API_OFFSET + 1) as system:
+    with running_system(tmp_path, "--cluster", http_ports=CLUSTER_PORTS) as system:
         await wait_for_banner(system, timeout=90)
         yield system
 
@@ -35,7 +37,8 @@ def nats_urls(system: RunningSystem) -> list[str]:
 @pytest.mark.timeout(150)
 async def test_make_cluster_runs_three_nodes_with_events_at_r3(cluster_system: RunningSystem) -> None:
     children = cluster_system.pids()
-    assert {"nats-n1", "nats-n2", "nats-n3", "stream-api", "stream-api-2"} <= set(children)
+    services = ("stream-api", "ingest", "agent", "workflow")
+    assert {"nats-n1", "nats-n2", "nats-n3", *services, *(f"{name}-2" for name in services)} == set(children)
     nc = await nats.connect(nats_urls(cluster_system))
     try:
         info = await nc.jetstream().stream_info("EVENTS")
@@ -72,7 +75,7 @@ def process_exists(pid: int) -> bool:
 
 @pytest.mark.timeout(150)
 async def test_stopping_make_cluster_leaves_no_process(tmp_path: Path) -> None:
-    with running_system(tmp_path, "--cluster", http_ports=SECOND_STREAM_API_OFFSET + 1) as system:
+    with running_system(tmp_path, "--cluster", http_ports=CLUSTER_PORTS) as system:
         await wait_for_banner(system, timeout=90)
         children = system.pids()
         system.process.send_signal(signal.SIGTERM)  # as Ctrl-C does; not the fixture's kill -9 sweep

@@ -21,6 +21,7 @@ import httpx
 from runwire.ops.settings import Settings, SettingsError, load_settings
 from runwire.web.auth import issue_token, read_dev_secret
 from runwire_dev.readiness import not_ready_reason, wait_until_ready
+from runwire_dev.retrying_transport import RetryingTransport
 
 DOCUMENT: Final = """\
 Foxes are small to medium-sized omnivorous mammals of the dog family. The red fox is the largest
@@ -162,7 +163,7 @@ async def run_demo(
 ) -> DemoResult:
     """Drive the three services through one project and return what was created."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(headers=headers, timeout=10.0) as client:
+    async with httpx.AsyncClient(headers=headers, timeout=10.0, transport=RetryingTransport()) as client:
         jobs = f"{endpoints.ingest}/v1/projects/{project}/ingest/jobs"
         document = {"name": "foxes.txt", "text": DOCUMENT, "chunk_size": 200, "chunk_overlap": 20}
         response = await client.post(jobs, json=document, headers={"Idempotency-Key": f"{project}-ingest"})
@@ -177,7 +178,11 @@ async def run_demo(
 
         runs = f"{endpoints.agent}/v1/projects/{project}/agent/runs"
         agent_run = _check(
-            await client.post(runs, json={"prompt": AGENT_PROMPT, "sources": [job["id"]]}),
+            await client.post(
+                runs,
+                json={"prompt": AGENT_PROMPT, "sources": [job["id"]]},
+                headers={"Idempotency-Key": f"{project}-agent"},
+            ),
             "starting the agent run",
         )
         say(f"agent run {agent_run['id']} started")
@@ -211,7 +216,9 @@ async def run_demo(
         workflow_runs = f"{endpoints.workflow}/v1/projects/{project}/workflow/runs"
         workflow_run = _check(
             await client.post(
-                workflow_runs, content=WORKFLOW_YAML, headers={"Content-Type": "application/yaml"}
+                workflow_runs,
+                content=WORKFLOW_YAML,
+                headers={"Content-Type": "application/yaml", "Idempotency-Key": f"{project}-workflow"},
             ),
             "starting the workflow run",
         )

@@ -9,7 +9,8 @@ service answers `/readyz`. On Ctrl-C or SIGTERM it stops the services and the se
 by their PIDs, leaving no process behind.
 
 `--cluster` (`make cluster`) runs the same system on a local 3-node JetStream cluster (EVENTS at
-R3) with a second stream API instance, for trying fail-over by hand.
+R3) with two instances of every service (the second ones on the ports after the first ones'), for
+trying fail-over by hand.
 """
 
 from __future__ import annotations
@@ -45,18 +46,28 @@ READY_TIMEOUT_SECONDS: Final = 60.0
 TICK_SECONDS: Final = 0.1
 PROCESSES_FILE: Final = "processes.json"
 STREAM_READY_SECONDS: Final = 30.0
-# `make cluster`: a second stream API instance, on the port after the domain services'.
-SECOND_STREAM_API: Final = "stream-api-2"
-SECOND_STREAM_API_OFFSET: Final = 4
+# `make cluster`: a second instance of every service, on the ports after the first instances'.
+CLUSTER_INSTANCES: Final = 2
 
 
 @dataclass(frozen=True)
 class Service:
-    """A runwire service: its name, importable module, and port offset from RUNWIRE_HTTP_PORT."""
+    """A runwire service: its name, importable module, and port offset from RUNWIRE_HTTP_PORT
+    (`module_offset`: the offset the module itself adds to RUNWIRE_HTTP_PORT)."""
 
     name: str
     module: str
     offset: int
+    module_offset: int = -1
+
+    def port_env(self, http_port: int) -> str:
+        """The RUNWIRE_HTTP_PORT that makes this instance serve on `http_port` + `offset`."""
+        shift = self.offset - (self.offset if self.module_offset < 0 else self.module_offset)
+        return str(http_port + shift)
+
+    def instance(self, number: int, count: int) -> Service:
+        """Instance `number` (2, 3, ...) of this service, `count` services further up the ports."""
+        return Service(f"{self.name}-{number}", self.module, self.offset + (number - 1) * count, self.offset)
 
 
 SERVICES = (
@@ -243,14 +254,17 @@ class Supervisor:
             **extra_env,
         }
         services = installed_services()
-        if self.cluster and any(service.module == "runwire_stream_api" for service in services):
-            services.append(Service(SECOND_STREAM_API, "runwire_stream_api", SECOND_STREAM_API_OFFSET))
+        if self.cluster:
+            count = len(SERVICES)
+            services += [
+                service.instance(number, count)
+                for number in range(2, CLUSTER_INSTANCES + 1)
+                for service in installed_services()
+            ]
         for service in services:
             port = settings.service_port(service.offset)
             url = f"http://{settings.http_host}:{port}"
-            service_env = (
-                {**env, "RUNWIRE_HTTP_PORT": str(port)} if service.name == SECOND_STREAM_API else env
-            )
+            service_env = {**env, "RUNWIRE_HTTP_PORT": service.port_env(settings.http_port)}
             child = Child(ServiceProcess(service, service_env), url=url)
             self.services.append(child)
             self._start(child)
@@ -355,12 +369,12 @@ def print_banner(urls: dict[str, str]) -> None:
     print("\nrunwire is running:", flush=True)
     for name, url in urls.items():
         if name not in ("nats", "token"):
-            print(f"  {name:<11} {url}")
+            print(f"  {name:<13} {url}")
     stream_api = urls.get("stream-api")
     if stream_api:
-        print(f"  {'dashboard':<11} {stream_api}/?access_token={urls['token']}")
-        print(f"  {'openapi':<11} {stream_api}/schema")
-    print(f"  {'nats':<11} {urls['nats']}")
+        print(f"  {'dashboard':<13} {stream_api}/?access_token={urls['token']}")
+        print(f"  {'openapi':<13} {stream_api}/schema")
+    print(f"  {'nats':<13} {urls['nats']}")
     print(f"\ndev token (all projects, 30 days):\n  {urls['token']}\n")
     print("Ctrl-C stops everything.", flush=True)
 

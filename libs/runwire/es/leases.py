@@ -105,6 +105,7 @@ class Leases:
     # ------------------------------------------------------------------------------ the loops
 
     async def _take_loop(self) -> None:
+        failing = False
         while True:
             try:
                 items = await self.queue.take(TAKE_BATCH, TAKE_WAIT_SECONDS)
@@ -113,10 +114,14 @@ class Leases:
             except Exception as exc:
                 if not is_unavailable(exc):
                     log.exception("%s: taking work failed", self.queue.name)
-                else:
-                    log.info("%s: work queue unavailable (%r); retrying", self.queue.name, exc)
+                elif not failing:
+                    log.warning("%s: work queue unavailable (%r); retrying", self.queue.name, exc)
+                failing = True
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
+            if failing:
+                log.info("%s: work queue available again", self.queue.name)
+                failing = False
             now = asyncio.get_running_loop().time()
             for item in items:
                 subject = parse_unchecked(item.subject)

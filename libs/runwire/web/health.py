@@ -6,6 +6,7 @@ from __future__ import annotations
 from litestar import get
 from litestar.datastructures import State
 
+from runwire.es.process import ProcessManager
 from runwire.jetstream.event_store import EventStore, StoreError
 from runwire.web.openapi import also_answers
 from runwire.web.problems import ProblemError
@@ -32,6 +33,10 @@ async def readyz(state: State) -> dict[str, object]:
     except StoreError as exc:
         raise not_ready(f"EVENTS stream unavailable: {exc}") from exc
     ready: dict[str, object] = {"status": "ready", "stream": store.stream, "last_seq": bounds.last_seq}
+    process = getattr(getattr(state, "runtime", None), "process", None)
+    if isinstance(process, ProcessManager) and process.leases is not None:
+        # How many in-flight aggregates this replica drives (a count: no project is named here).
+        ready["work_held"] = len(process.leases)
     if store.settings_drift:
         # Kept, not changed behind the operator's back: what differs from this process's settings.
         ready["settings_drift"] = store.settings_drift
