@@ -24,6 +24,7 @@ STORE_UNAVAILABLE: Final[tuple[type[Exception], ...]] = (
     nats.errors.NoServersError,
     nats.errors.OutboundBufferLimitError,
     nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NoStreamResponseError,
 )
 """Exception types that may mean the store is away (`is_unavailable` tells for sure)."""
 
@@ -39,5 +40,9 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, StreamReadError):
         return exc.code >= 500 or exc.code == 408 or exc.err_code in _UNAVAILABLE_ERR_CODES
     if isinstance(exc, nats.js.errors.APIError):
-        return isinstance(exc, nats.js.errors.ServiceUnavailableError) or (exc.code or 0) >= 500
+        return (
+            isinstance(exc, nats.js.errors.ServiceUnavailableError)
+            or (exc.code or 0) >= 500
+            or (exc.err_code or 0) in _UNAVAILABLE_ERR_CODES
+        )
     return isinstance(exc, (*STORE_UNAVAILABLE, TimeoutError))
