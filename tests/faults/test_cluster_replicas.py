@@ -231,6 +231,46 @@ async def test_workflow_runs_survive_a_kill_of_the_stream_leader(
     assert Counter(event.type for _, event in events)["workflow.run.completed"] == 2
 
 
+async def replicas_current(system: RunningSystem, restarted: str, old_pid: int) -> bool:
+    """Whether node `restarted` runs again (a new PID) and every replica of EVENTS is current."""
+    pid = system.pids().get(f"nats-{restarted}")
+    if pid is None or pid == old_pid:
+        return False
+    try:
+        nc = await nats.connect(nats_servers(system), connect_timeout=1, max_reconnect_attempts=0)
+    except Exception:
+        return False
+    try:
+        info = await nc.jetstream().stream_info("EVENTS")
+    except Exception:
+        return False
+    finally:
+        await nc.close()
+    peers = info.cluster.replicas if info.cluster is not None else None
+    return bool(peers) and len(peers or []) == 2 and all(p.current and not p.offline for p in peers or [])
+
+
+@pytest.mark.timeout(300)
+async def test_work_goes_on_across_a_rolling_restart_of_the_three_nodes(
+    cluster: RunningSystem, http: httpx.AsyncClient
+) -> None:
+    project = f"o-{uuid.uuid4().hex[:8]}"
+    runs = await start_runs(http, cluster, project, 2)
+    for node in ("n1", "n2", "n3"):
+        old_pid = cluster.pids()[f"nats-{node}"]
+        os.kill(old_pid, signal.SIGTERM)  # an operator's restart: the supervisor starts it again
+        await eventually(functools.partial(replicas_current, cluster, node, old_pid), 60)
+    await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
+    events = await project_events(cluster, project)
+    assert repeated(events) == []
+    pages = [
+        (await http.get(f"{url(cluster, instance)}/v1/projects/{project}/events?from=earliest&limit=1000")).json()
+        for instance in ("stream-api", "stream-api-2")
+    ]
+    assert pages[0] == pages[1]
+    assert [item["id"] for item in pages[0]["events"]] == [str(seq) for seq, _ in events]
+
+
 def test_the_cluster_log_holds_no_crash(cluster: RunningSystem) -> None:
     """Whatever the faults above did, no service logged a crashed task or an unexpected error."""
     bad = [
