@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import check_jsonschema
 import jsonschema
 import kubernetes_validate
 import msgspec
+import opentelemetry.sdk.environment_variables as otel_variables
 import pytest
 import yaml
 
-import check_jsonschema
-import opentelemetry.sdk.environment_variables as otel_variables
 from runwire.ops.settings import PREFIX, Settings, load_settings
 from runwire.web.health import healthz, readyz
 
@@ -58,7 +58,9 @@ def compose() -> Doc:
 
 def compose_runwire_services() -> dict[str, Doc]:
     """The compose services that run a runwire package, by compose name."""
-    return {name: svc for name, svc in compose()["services"].items() if package_of(svc.get("command")) is not None}
+    return {
+        name: svc for name, svc in compose()["services"].items() if package_of(svc.get("command")) is not None
+    }
 
 
 @cache
@@ -114,7 +116,8 @@ def k8s_runwire_deployments() -> dict[str, Doc]:
 
 
 def runwire_container(deployment: Doc) -> Doc:
-    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if package_of(c.get("command"))]
+    containers: list[Doc] = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if package_of(c.get("command"))]
     return container
 
 
@@ -177,9 +180,14 @@ def known_variables(package: str) -> set[str]:
         (config_class,) = [
             value
             for value in vars(config).values()
-            if isinstance(value, type) and issubclass(value, msgspec.Struct) and value.__module__ == config.__name__
+            if isinstance(value, type)
+            and issubclass(value, msgspec.Struct)
+            and value.__module__ == config.__name__
         ]
-        names |= {f"{PREFIX}{TUNABLES[package]}_{field.name.upper()}" for field in msgspec.structs.fields(config_class)}
+        names |= {
+            f"{PREFIX}{TUNABLES[package]}_{field.name.upper()}"
+            for field in msgspec.structs.fields(config_class)
+        }
     names |= {name for name in vars(otel_variables) if name.startswith("OTEL_")}
     return names
 
@@ -211,7 +219,7 @@ def test_compose_file_is_valid_against_the_compose_spec() -> None:
 
 
 @pytest.mark.parametrize(
-    "name, doc",
+    ("name", "doc"),
     k8s_documents(),
     ids=[f"{name}:{doc['kind']}/{doc['metadata']['name']}" for name, doc in k8s_documents()],
 )
@@ -268,10 +276,11 @@ def spreads_by_hostname(workload: Doc) -> bool:
         if constraint["topologyKey"] == "kubernetes.io/hostname" and selects(
             constraint["labelSelector"]["matchLabels"], labels
         ):
-            return constraint["maxSkew"] == 1 and constraint["whenUnsatisfiable"] == "DoNotSchedule"
+            return bool(constraint["maxSkew"] == 1 and constraint["whenUnsatisfiable"] == "DoNotSchedule")
     anti = spec.get("affinity", {}).get("podAntiAffinity", {})
     return any(
-        term["topologyKey"] == "kubernetes.io/hostname" and selects(term["labelSelector"]["matchLabels"], labels)
+        term["topologyKey"] == "kubernetes.io/hostname"
+        and selects(term["labelSelector"]["matchLabels"], labels)
         for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])
     )
 
@@ -320,10 +329,17 @@ def test_auth_secret_comes_from_a_kubernetes_secret() -> None:
 
 def test_nats_url_lists_every_nats_pod() -> None:
     nats = k8s_named("StatefulSet", "nats")
-    (client_port,) = [p["containerPort"] for p in nats["spec"]["template"]["spec"]["containers"][0]["ports"] if p["name"] == "client"]
+    (client_port,) = [
+        p["containerPort"]
+        for p in nats["spec"]["template"]["spec"]["containers"][0]["ports"]
+        if p["name"] == "client"
+    ]
     headless = k8s_named("Service", nats["spec"]["serviceName"])
     assert headless["spec"]["clusterIP"] == "None"
-    pods = [f"nats://nats-{i}.{headless['metadata']['name']}:{client_port}" for i in range(nats["spec"]["replicas"])]
+    pods = [
+        f"nats://nats-{i}.{headless['metadata']['name']}:{client_port}"
+        for i in range(nats["spec"]["replicas"])
+    ]
     for service, deployment in k8s_runwire_deployments().items():
         env = load_settings(with_secret(k8s_env(runwire_container(deployment))))
         assert env.nats_servers == pods, service
@@ -526,6 +542,8 @@ def test_container_nats_configs_route_to_every_compose_node() -> None:
     services = compose()["services"]
     for index in (1, 2, 3):
         conf = (INFRA / "nats" / f"cluster-{index}.conf").read_text()
-        assert f"./nats/cluster-{index}.conf:/etc/nats/runwire.conf:ro" in services[f"nats-{index}"]["volumes"]
+        assert (
+            f"./nats/cluster-{index}.conf:/etc/nats/runwire.conf:ro" in services[f"nats-{index}"]["volumes"]
+        )
         assert re.search(rf"^server_name: nats-{index}$", conf, re.MULTILINE)
         assert re.findall(r"nats-route://(\S+)", conf) == ["nats-1:6222", "nats-2:6222", "nats-3:6222"]
