@@ -197,8 +197,8 @@ def fill_plan(
     step = events / other_count if other_count else 0.0
     d = 0
     for j in range(other_count):
-        position = j * step
-        while d < len(domain) and domain[d][0] <= position:
+        at = j * step
+        while d < len(domain) and domain[d][0] <= at:
             _, _, project, aggregate, payload = domain[d]
             yield subject_and_payload(project, aggregate, types[payload], payload, f"d{d}")
             d += 1
@@ -460,7 +460,8 @@ def filled_stream(args: argparse.Namespace, tmp: Path) -> Path:
 
 
 def median(starts: list[Start], attribute: str) -> float:
-    return statistics.median(getattr(s, attribute) for s in starts)
+    values: list[float] = [getattr(s, attribute) for s in starts]
+    return statistics.median(values)
 
 
 def table(service: str, events: int, filled: Figures, empty: Figures) -> None:
