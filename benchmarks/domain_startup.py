@@ -267,13 +267,15 @@ async def ensure_events(nc: NATS) -> None:
 
 
 def free_base_port() -> int:
-    """A port P with P..P+3 free: the stream API's port and the three domain services' after it."""
-    for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1])
-        if base + 3 >= 65536:
-            continue
+    """A port P with P..P+3 free: the stream API's port and the three domain services' after it.
+
+    Taken below the ephemeral range: a connect to a free ephemeral port can pick that very port as
+    its source and connect to itself (TCP simultaneous open), which then keeps the service from binding.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10_000, max(10_001, low - 4))
         try:
             for port in range(base, base + 4):
                 with socket.socket() as probe:
@@ -286,7 +288,7 @@ def free_base_port() -> int:
 
 async def http(port: int, method: str, path: str, body: object = None, token: str = "") -> tuple[int, bytes]:
     """One HTTP/1.1 request on a fresh connection: (status, body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
     payload = b"" if body is None else msgspec.json.encode(body)
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Length: {len(payload)}\r\n"
@@ -297,7 +299,7 @@ async def http(port: int, method: str, path: str, body: object = None, token: st
         head += "Content-Type: application/json\r\n"
     writer.write(head.encode() + b"\r\n" + payload)
     try:
-        response = await reader.read()
+        response = await asyncio.wait_for(reader.read(), 60)
     finally:
         writer.close()
     status_line, _, rest = response.partition(b"\r\n")
@@ -361,7 +363,7 @@ class ServiceProcess:
                 status, _ = await http(self.port, "GET", "/readyz")
                 if status == 200:
                     break
-            except (OSError, IndexError, ValueError):
+            except (OSError, IndexError, ValueError, TimeoutError):
                 pass
             await asyncio.sleep(0.01)
         ready = time.perf_counter() - started
