@@ -263,8 +263,9 @@ async def test_work_goes_on_across_a_rolling_restart_of_the_three_nodes(
     await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
     events = await project_events(cluster, project)
     assert repeated(events) == []
+    query = "events?from=earliest&limit=1000"
     pages = [
-        (await http.get(f"{url(cluster, instance)}/v1/projects/{project}/events?from=earliest&limit=1000")).json()
+        (await http.get(f"{url(cluster, instance)}/v1/projects/{project}/{query}")).json()
         for instance in ("stream-api", "stream-api-2")
     ]
     assert pages[0] == pages[1]

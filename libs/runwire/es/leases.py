@@ -23,6 +23,9 @@ from runwire.jetstream.work_queue import WorkItem, WorkQueue
 log = logging.getLogger(__name__)
 
 TAKE_BATCH: Final = 16
+# Takes (loading an aggregate, beginning or resuming its work) in progress at once: a backlog, e.g. the
+# first start over a long history, is worked through at this pace instead of all at once.
+MAX_TAKING: Final = 32
 TAKE_WAIT_SECONDS: Final = 1.0
 RETRY_SECONDS: Final = 0.5
 RENEWALS_PER_LEASE: Final = 4
@@ -62,6 +65,7 @@ class Leases:
         self._held: dict[Key, Lease] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._taking: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
 
     def holds(self, project: str, aggregate: str) -> bool:
         return (project, aggregate) in self._held
@@ -107,8 +111,13 @@ class Leases:
     async def _take_loop(self) -> None:
         failing = False
         while True:
+            while len(self._taking) >= MAX_TAKING:
+                self._room.clear()
+                await self._room.wait()
             try:
-                items = await self.queue.take(TAKE_BATCH, TAKE_WAIT_SECONDS)
+                items = await self.queue.take(
+                    min(TAKE_BATCH, MAX_TAKING - len(self._taking)), TAKE_WAIT_SECONDS
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -137,6 +146,7 @@ class Leases:
 
     def _taken(self, task: asyncio.Task[None]) -> None:
         self._taking.discard(task)
+        self._room.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: taking over failed", self.queue.name, exc_info=task.exception())
 
