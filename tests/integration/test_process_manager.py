@@ -19,6 +19,7 @@ class Mirror(ProcessManager[Counter, Added]):
     """Adds every amount added to the counter `source` of its project to the counter `mirror`."""
 
     created_type = "test.counter.added"
+    terminal_types = ()
     aggregate_types = "test.counter.>"
     follows = ("test.counter.added",)
 

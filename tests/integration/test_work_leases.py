@@ -116,6 +116,7 @@ class ChoreProcess(ProcessManager[Chore, ChoreEvent]):
     a gated chore waits for an approval before it finishes."""
 
     created_type = "test.chore.created"
+    terminal_types = ("test.chore.done",)
     aggregate_types = "test.chore.>"
 
     def __init__(self, app: Application[Chore, ChoreEvent], replica: str, step_seconds: float) -> None:

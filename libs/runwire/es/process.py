@@ -19,13 +19,13 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar
 
 from runwire.contract.domain_event import DomainEvent
 from runwire.contract.rejections import Rejected
-from runwire.contract.subjects import ROOT, parse_unchecked
+from runwire.contract.subjects import ROOT, aggregate_filter, parse_unchecked
 from runwire.es.application import Application, Outcome
 from runwire.es.background import KeyedTasks
 from runwire.es.leases import Lease, Leases
@@ -73,6 +73,8 @@ class ProcessManager(Generic[S, E]):
 
     created_type: ClassVar[str]
     """The event type that starts an aggregate's life: each one is a unit of work in the queue."""
+    terminal_types: ClassVar[Iterable[str]]
+    """The event types that end it (an aggregate whose last event is one needs no driver)."""
     aggregate_types: ClassVar[str]
     """The type pattern of every event of the service's aggregates (followed to see other replicas'
     commands on the aggregates driven here)."""
@@ -129,6 +131,12 @@ class ProcessManager(Generic[S, E]):
         """A lease granted by the work queue: begin the aggregate's work, or resume a dead holder's."""
         label = f"{self.name} {project}/{aggregate}"
         try:
+            if await patiently(
+                label, lambda: self._ended(project, aggregate), self.settings.store_retry_seconds
+            ):
+                if self.leases is not None:
+                    await self.leases.release(project, aggregate)
+                return
             if lease.taken_over:
                 log.info("%s: taking over (delivery %d)", label, lease.item.deliveries)
                 await patiently(
@@ -144,6 +152,12 @@ class ProcessManager(Generic[S, E]):
         except Exception:
             log.exception("%s: could not take the work on", label)
             await self._hand_back(project, aggregate)
+
+    async def _ended(self, project: str, aggregate: str) -> bool:
+        """Whether the aggregate's last event ends it: told in one request, so that a backlog of
+        finished work (the first start over a long history) is acknowledged without loading each."""
+        last = await self.app.repository.store.last_event(aggregate_filter(project, aggregate))
+        return last is not None and last.type in set(self.terminal_types)
 
     def _lost(self, project: str, aggregate: str) -> None:
         """The lease could not be renewed: stop this aggregate's work here (another replica goes on)."""

@@ -27,7 +27,7 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 from runwire.contract import subjects
 from runwire.contract.envelope import CloudEvent, decode_event, encode_event
 from runwire.contract.filters import EventFilter
-from runwire.contract.stored_check import stored_event
+from runwire.contract.stored_check import check_stored, stored_event
 from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 from runwire.ops.settings import Settings
 from runwire.ops.telemetry import Telemetry, context_from, current_traceparent, global_telemetry
@@ -47,6 +47,7 @@ ERR_WRONG_LAST_SEQUENCE_CLUSTERED: Final = 10164
 CONFLICT_CODES: Final = frozenset({ERR_WRONG_LAST_SEQUENCE, ERR_WRONG_LAST_SEQUENCE_CLUSTERED})
 ERR_BATCH_DUPLICATE_ID: Final = 10201
 ERR_STREAM_NOT_FOUND: Final = 10059
+ERR_NO_MESSAGE_FOUND: Final = 10037
 
 
 def dedup_id(event: CloudEvent) -> str:
@@ -160,6 +161,8 @@ class _StreamInfo(msgspec.Struct):
 
 class _MsgGetResult(msgspec.Struct):
     seq: int = 0
+    subject: str = ""
+    data: bytes = b""
 
 
 class _MsgGet(msgspec.Struct):
@@ -322,6 +325,26 @@ class EventStore:
         if result.message is None:
             return None
         return result.message.seq
+
+    async def last_event(self, subject_filter: str) -> CloudEvent | None:
+        """The last event stored on `subject_filter` (wildcards allowed), in one request: how an
+        aggregate ended can be told without reading its history. None when there is none or the
+        last message there is not a valid event."""
+        data = await self._api(f"STREAM.MSG.GET.{self.stream}", {"last_by_subj": subject_filter})
+        result = _msg_get.decode(data)
+        if result.error is not None:
+            if result.error.err_code == ERR_NO_MESSAGE_FOUND:
+                return None
+            raise StoreError(
+                f"stream {self.stream}: {result.error.description}",
+                code=result.error.code,
+                err_code=result.error.err_code,
+                retryable=result.error.code >= 500,
+            )
+        if result.message is None:
+            return None
+        checked = check_stored(result.message.subject, result.message.data)
+        return checked if isinstance(checked, CloudEvent) else None
 
     # ----------------------------------------------------------------------------------- appends
 

@@ -27,7 +27,7 @@ from runwire_agent.domain.commands import (
     StartStep,
 )
 from runwire_agent.domain.decide import decide
-from runwire_agent.domain.events import AgentEvent
+from runwire_agent.domain.events import TERMINAL_TYPES, AgentEvent
 from runwire_agent.domain.state import Run
 from runwire_agent.policy import FinalAnswer, Policy, ToolCall
 from runwire_agent.tools.toolbox import Tool, ToolContext, ToolFailed, needs_approval
@@ -43,6 +43,7 @@ class RunProcess(ProcessManager[Run, AgentEvent]):
     """One task per unfinished run; a command on a waiting run (approval, message, cancel) wakes it."""
 
     created_type = "agent.run.created"
+    terminal_types = TERMINAL_TYPES
     aggregate_types = "agent.run.>"
 
     def __init__(

@@ -20,7 +20,7 @@ from runwire.jetstream.chunk_store import BUCKET, ChunkStore
 from runwire_ingest.config import IngestConfig
 from runwire_ingest.domain.commands import CompleteJob, FailJob, JobCommand, RecordProgress
 from runwire_ingest.domain.decide import decide
-from runwire_ingest.domain.events import JobEvent
+from runwire_ingest.domain.events import TERMINAL_TYPES, JobEvent
 from runwire_ingest.domain.state import Job
 from runwire_ingest.domain.text import normalise, split
 
@@ -38,6 +38,7 @@ class JobProcess(ProcessManager[Job, JobEvent]):
     """One pipeline task per unfinished job; cancellation is noticed between chunks."""
 
     created_type = "ingest.job.created"
+    terminal_types = TERMINAL_TYPES
     aggregate_types = "ingest.job.>"
 
     def __init__(

@@ -35,7 +35,7 @@ from runwire_workflow.domain.commands import (
     WorkflowCommand,
 )
 from runwire_workflow.domain.decide import decide
-from runwire_workflow.domain.events import WorkflowEvent
+from runwire_workflow.domain.events import TERMINAL_TYPES, WorkflowEvent
 from runwire_workflow.domain.state import NodeState, WorkflowRun
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class WorkflowProcess(ProcessManager[WorkflowRun, WorkflowEvent]):
     """Owns every run's side effects in this process (under the kit's one lock per run)."""
 
     created_type = "workflow.run.created"
+    terminal_types = TERMINAL_TYPES
     aggregate_types = "workflow.run.>"
     follows = CHILD_EVENT_PATTERNS
 
