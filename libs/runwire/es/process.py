@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -129,28 +130,36 @@ class ProcessManager(Generic[S, E]):
 
     async def _take(self, project: str, aggregate: str, lease: Lease) -> None:
         """A lease granted by the work queue: begin the aggregate's work, or resume a dead holder's."""
-        label = f"{self.name} {project}/{aggregate}"
-        try:
-            if await patiently(
-                label, lambda: self._ended(project, aggregate), self.settings.store_retry_seconds
-            ):
+
+        async def take() -> None:
+            if await self._ended(project, aggregate):
                 if self.leases is not None:
                     await self.leases.release(project, aggregate)
-                return
-            if lease.taken_over:
-                log.info("%s: taking over (delivery %d)", label, lease.item.deliveries)
-                await patiently(
-                    label, lambda: self.resume(project, aggregate), self.settings.store_retry_seconds
+            elif lease.taken_over:
+                log.info(
+                    "%s %s/%s: taking over (delivery %d)",
+                    self.name,
+                    project,
+                    aggregate,
+                    lease.item.deliveries,
                 )
+                await self.resume(project, aggregate)
             else:
-                await patiently(
-                    label,
-                    lambda: self._carry_on_from_stream(project, aggregate),
-                    self.settings.store_retry_seconds,
-                )
+                await self._carry_on_from_stream(project, aggregate)
+
+        await self._driving(project, aggregate, take, "taking the work on")
+
+    async def _driving(
+        self, project: str, aggregate: str, work: Callable[[], Awaitable[None]], what: str
+    ) -> None:
+        """Do `work` for an aggregate this process drives, waiting out an unavailable store; release
+        the lease if the aggregate ended; when the work cannot be done, hand the aggregate on."""
+        label = f"{self.name} {project}/{aggregate}"
+        try:
+            await patiently(label, work, self.settings.store_retry_seconds)
             await self.settle(project, aggregate)
         except Exception:
-            log.exception("%s: could not take the work on", label)
+            log.exception("%s: %s failed; handing the work on", label, what)
             await self._hand_back(project, aggregate)
 
     async def _ended(self, project: str, aggregate: str) -> bool:
@@ -234,20 +243,14 @@ class ProcessManager(Generic[S, E]):
     ) -> None:
         """At `at`, run `fire` under the aggregate's lock (once: a timer pending under `name` is kept),
         again while the store is away; if it cannot, the aggregate's work is handed on."""
-        label = f"{self.name} {project}/{aggregate} timer {name}"
 
         async def locked() -> None:
             async with self.lock(project, aggregate):
                 await fire()
-                await self.settle(project, aggregate)
 
         async def wait_and_fire() -> None:
             await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
-            try:
-                await patiently(label, locked, self.settings.store_retry_seconds)
-            except Exception:
-                log.exception("%s failed", label)
-                await self._hand_back(project, aggregate)
+            await self._driving(project, aggregate, locked, f"timer {name}")
 
         self.tasks.start((project, aggregate, name), wait_and_fire)
 
@@ -339,16 +342,7 @@ class ProcessManager(Generic[S, E]):
             return
 
         async def carry_on() -> None:
-            label = f"{self.name} {project}/{aggregate}"
-            try:
-                await patiently(
-                    label,
-                    lambda: self._carry_on_from_stream(project, aggregate),
-                    self.settings.store_retry_seconds,
-                )
-                await self.settle(project, aggregate)
-            except Exception:
-                log.exception("%s: carrying on after a change failed", label)
-                await self._hand_back(project, aggregate)
+            work = functools.partial(self._carry_on_from_stream, project, aggregate)
+            await self._driving(project, aggregate, work, "carrying on after a change")
 
         self.tasks.start((project, aggregate, "changed", seq), carry_on)
