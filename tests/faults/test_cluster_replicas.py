@@ -174,6 +174,17 @@ async def holding_replica(http: httpx.AsyncClient, system: RunningSystem, servic
     return None
 
 
+async def completed_once(
+    http: httpx.AsyncClient, system: RunningSystem, project: str, runs: list[str]
+) -> list[tuple[int, CloudEvent]]:
+    """Wait until every run completed; then its events, asserted to hold every step exactly once."""
+    await eventually(lambda: all_completed(http, system, project, runs), RUN_LIMIT_SECONDS)
+    events = await project_events(system, project)
+    assert repeated(events) == []
+    assert Counter(event.type for _, event in events)["workflow.run.completed"] == len(runs)
+    return events
+
+
 def kill(system: RunningSystem, child: str) -> float:
     os.kill(system.pids()[child], signal.SIGKILL)
     return time.time()
@@ -185,10 +196,7 @@ async def test_two_replicas_of_each_service_do_no_work_twice(
 ) -> None:
     project = f"r-{uuid.uuid4().hex[:8]}"
     runs = await start_runs(http, cluster, project, 4)
-    await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
-    events = await project_events(cluster, project)
-    assert repeated(events) == []
-    assert Counter(event.type for _, event in events)["workflow.run.completed"] == 4
+    await completed_once(http, cluster, project, runs)
 
 
 @pytest.mark.timeout(300)
@@ -201,9 +209,7 @@ async def test_a_killed_replica_of_each_domain_service_has_its_work_taken_over(
     for service in ("workflow", "ingest", "agent"):
         holder = await eventually(functools.partial(holding_replica, http, cluster, service), 60)
         killed_at[service] = kill(cluster, holder)
-    await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
-    events = await project_events(cluster, project)
-    assert repeated(events) == []
+    events = await completed_once(http, cluster, project, runs)
     pauses = {
         service: longest_pause(events, prefix, killed_at[service])
         for service, prefix in (("ingest", "ingest.job."), ("agent", "agent."))
@@ -225,10 +231,7 @@ async def test_workflow_runs_survive_a_kill_of_the_stream_leader(
     finally:
         await nc.close()
     kill(cluster, f"nats-{leader}")
-    await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
-    events = await project_events(cluster, project)
-    assert repeated(events) == []
-    assert Counter(event.type for _, event in events)["workflow.run.completed"] == 2
+    await completed_once(http, cluster, project, runs)
 
 
 async def replicas_current(system: RunningSystem, restarted: str, old_pid: int) -> bool:
@@ -260,9 +263,7 @@ async def test_work_goes_on_across_a_rolling_restart_of_the_three_nodes(
         old_pid = cluster.pids()[f"nats-{node}"]
         os.kill(old_pid, signal.SIGTERM)  # an operator's restart: the supervisor starts it again
         await eventually(functools.partial(replicas_current, cluster, node, old_pid), 60)
-    await eventually(lambda: all_completed(http, cluster, project, runs), RUN_LIMIT_SECONDS)
-    events = await project_events(cluster, project)
-    assert repeated(events) == []
+    events = await completed_once(http, cluster, project, runs)
     query = "events?from=earliest&limit=1000"
     pages = [
         (await http.get(f"{url(cluster, instance)}/v1/projects/{project}/{query}")).json()
