@@ -153,6 +153,11 @@ class StreamReader:
         """The stream sequence of the last message received (None before the first)."""
         return self._last_seq
 
+    @property
+    def consumer_name(self) -> str | None:
+        """The server consumer's name now (it changes whenever the reader recreates it)."""
+        return self._consumer
+
     async def _create(self) -> None:
         """Create the consumer (again, after a gap) starting after the last sequence seen."""
         self._loop = asyncio.get_running_loop()
