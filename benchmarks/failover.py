@@ -9,7 +9,8 @@ live-tail StreamReader, both connected to node A only, so their own connections 
 repetition, it kill -9s either the node holding the reader's consumer (placed on another node than
 A and than the stream leader, so that nothing else fails over) or the stream leader, and reports:
 
-- stream gap: kill -> first event the reader yields after the kill;
+- stream gap: kill -> the reader yields the first event published after the kill (so an event in
+  flight at the kill does not hide a stall);
 - publish stall: kill -> first ack after the kill (the stream gap cannot be shorter);
 - whether the reader yielded every acked event exactly once, in order.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import statistics
 import tempfile
 import time
@@ -28,37 +30,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
-
 from runwire.contract import subjects
 from runwire.contract.envelope import new_event
-from runwire.jetstream.connection import RunwireNATS, connect_nats
+from runwire.jetstream.connection import connect_nats
 from runwire.jetstream.event_store import EventStore, StoreError, StreamSettings
-from runwire.jetstream.stream_reader import StreamReader
-from tests.support.nats_cluster import NatsCluster, Node, nats_cluster
+from runwire.jetstream.stream_reader import HEARTBEAT_SECONDS, StreamReader
+from tests.support.nats_cluster import NatsCluster, nats_cluster
 
 RATE = 50  # events a second
-
-
-class _ConsumerCluster(msgspec.Struct):
-    leader: str | None = None
-
-
-class _ConsumerInfo(msgspec.Struct):
-    cluster: _ConsumerCluster | None = None
-
-
-async def consumer_node(nc: RunwireNATS, stream: str, consumer: str) -> str | None:
-    """The server name holding `consumer` (CONSUMER.INFO's cluster.leader)."""
-    reply = await nc.request(f"$JS.API.CONSUMER.INFO.{stream}.{consumer}", b"", timeout=5)
-    info = msgspec.json.decode(reply.data, type=_ConsumerInfo)
-    return info.cluster.leader if info.cluster else None
-
-
-async def meta_leader(nc: RunwireNATS) -> str | None:
-    """The JetStream meta leader's name, as the account's view of the cluster reports it."""
-    reply = await nc.request("$JS.API.INFO", b"", timeout=5)
-    return msgspec.json.decode(reply.data).get("meta_leader") or None  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -77,18 +56,24 @@ class Run:
 async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None) -> Run:
     await cluster.ready()
     leader = await cluster.stream_leader("EVENTS")
-    node_a = next(node for node in cluster.nodes if node is not leader)
+    meta = await cluster.meta_leader()
+    if scenario == "consumer":
+        target = next(node for node in cluster.nodes if node is not leader and node is not meta)
+    else:
+        target = meta if scenario == "meta" else leader
+    node_a = next(node for node in cluster.nodes if node is not leader and node is not target)
     nc = await connect_nats([node_a.url], "failover-reader")
     producer_nc = await connect_nats([node_a.url], "failover-producer")
     store = EventStore(producer_nc)
     project = f"p-{uuid.uuid4().hex[:8]}"
-    acked: list[tuple[int, float]] = []
+    acked: list[tuple[int, float, float]] = []  # sequence, publish started, acked
     received: list[tuple[int, float]] = []
     stop = asyncio.Event()
 
     async def produce() -> None:
         n = 0
         while not stop.is_set():
+            started = time.monotonic()
             event = new_event(type="bench.tick", project=project, source="/bench", subject="a", data={"n": n})
             while True:
                 try:
@@ -96,31 +81,34 @@ async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None)
                     break
                 except (StoreError, TimeoutError):
                     await asyncio.sleep(0.05)
-            acked.append((result.last_seq, time.monotonic()))
+            acked.append((result.last_seq, started, time.monotonic()))
             n += 1
             await asyncio.sleep(1 / RATE)
 
     reader: StreamReader | None = None
     producing = asyncio.create_task(produce())
     try:
-        for _ in range(12):  # place the consumer: not on A, and (scenario consumer) not the leader
-            kwargs = {} if heartbeat is None else {"heartbeat_seconds": heartbeat}
+        for _ in range(40):  # place the consumer: on the target (leader: anywhere but A)
             reader = StreamReader(
-                nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, follow=True, **kwargs
+                nc,
+                "EVENTS",
+                [subjects.project_filter(project)],
+                start_seq=1,
+                follow=True,
+                heartbeat_seconds=heartbeat or HEARTBEAT_SECONDS,
             )
             batches = reader.batches()
             first = await anext(batches)
             received.extend((m.seq, time.monotonic()) for m in first)
             name = reader.consumer_name
             assert name is not None
-            holder = await consumer_node(nc, "EVENTS", name)
-            wanted = holder != node_a.name and (scenario == "leader" or holder != leader.name)
-            if wanted:
+            holder = await cluster.consumer_node(nc, "EVENTS", name)
+            if holder is target or (scenario == "leader" and holder is not node_a):
                 break
             await batches.aclose()
             received.clear()
         else:
-            raise RuntimeError("could not place the consumer away from node A")
+            raise RuntimeError(f"could not place the consumer on {target.name}")
 
         async def consume() -> None:
             async for batch in batches:
@@ -128,13 +116,13 @@ async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None)
                 received.extend((m.seq, now) for m in batch)
 
         consuming = asyncio.create_task(consume())
-        victim: Node = leader if scenario == "leader" else cluster.node(holder or "")
+        victim = target
         roles = []
         if victim is leader:
             roles.append("stream leader")
-        if victim.name == holder:
+        if victim is holder:
             roles.append("consumer")
-        if victim.name == await meta_leader(nc):
+        if victim is meta:
             roles.append("meta leader")
         await asyncio.sleep(1.5)  # pacing: let the tail run steadily before the kill
         killed_at = time.monotonic()
@@ -142,7 +130,8 @@ async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None)
         run = Run(scenario, victim.name, roles)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            if any(at > killed_at for _, at in received) and any(at > killed_at for _, at in acked):
+            published_after = {seq for seq, started, _ in acked if started > killed_at}
+            if any(seq in published_after for seq, _ in received):
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(1)  # pacing: a second more of events after the recovery
@@ -156,11 +145,12 @@ async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None)
         with contextlib.suppress(asyncio.CancelledError):
             await consuming
         await batches.aclose()
-        after = [at for _, at in received if at > killed_at]
-        acks_after = [at for _, at in acked if at > killed_at]
+        published_after = {seq for seq, started, _ in acked if started > killed_at}
+        after = [at for seq, at in received if seq in published_after]
         run.gap = (after[0] - killed_at) if after else float("inf")
+        acks_after = [at for _, _, at in acked if at > killed_at]
         run.publish_stall = (acks_after[0] - killed_at) if acks_after else float("inf")
-        run.exact = [seq for seq, _ in received] == [seq for seq, _ in acked]
+        run.exact = [seq for seq, _ in received] == [seq for seq, _, _ in acked]
         cluster.start(victim)
         return run
     finally:
@@ -182,9 +172,8 @@ async def settle(cluster: NatsCluster) -> None:
             with contextlib.suppress(Exception):
                 info = await nc.jetstream().stream_info("EVENTS")
                 replicas = info.cluster.replicas if info.cluster else None
-                if info.cluster and info.cluster.leader and replicas and all(r.current for r in replicas):
-                    if len(replicas) == 2:
-                        return
+                if replicas and len(replicas) == 2 and all(replica.current for replica in replicas):
+                    return
             await asyncio.sleep(0.2)
     finally:
         await nc.close()
@@ -220,9 +209,14 @@ async def main(scenarios: list[str], repeat: int, heartbeat: float | None) -> No
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", choices=["consumer", "leader"], action="append")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenario", choices=["consumer", "meta", "leader"], action="append")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--heartbeat", type=float, default=None, help="the reader's idle heartbeat (s)")
+    parser.add_argument("--verbose", action="store_true", help="log the reader's recreations")
     args = parser.parse_args()
-    asyncio.run(main(args.scenario or ["consumer", "leader"], args.repeat, args.heartbeat))
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(relativeCreated)8.0f ms %(name)s: %(message)s")
+    asyncio.run(main(args.scenario or ["consumer", "meta", "leader"], args.repeat, args.heartbeat))
