@@ -162,23 +162,6 @@ async def one_kill(cluster: NatsCluster, scenario: str, heartbeat: float | None)
         await producer_nc.close()
 
 
-async def settle(cluster: NatsCluster) -> None:
-    """Wait until every node is up and the stream has all three replicas current again."""
-    await cluster.ready()
-    nc = await connect_nats(cluster.urls, "failover-settle")
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                info = await nc.jetstream().stream_info("EVENTS")
-                replicas = info.cluster.replicas if info.cluster else None
-                if replicas and len(replicas) == 2 and all(replica.current for replica in replicas):
-                    return
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
-
-
 async def main(scenarios: list[str], repeat: int, heartbeat: float | None) -> None:
     with tempfile.TemporaryDirectory() as tmp, nats_cluster(Path(tmp)) as cluster:
         await cluster.ready()
@@ -188,7 +171,7 @@ async def main(scenarios: list[str], repeat: int, heartbeat: float | None) -> No
         results: dict[str, list[Run]] = {scenario: [] for scenario in scenarios}
         for index in range(repeat):
             for scenario in scenarios:
-                await settle(cluster)
+                await cluster.settled("EVENTS")
                 run = await one_kill(cluster, scenario, heartbeat)
                 results[scenario].append(run)
                 print(

@@ -134,6 +134,27 @@ class NatsCluster:
                     return str(leader)
         return None
 
+    async def settled(self, stream: str, timeout: float = 60.0) -> None:
+        """Wait until every node answers and `stream` has a leader and every replica current (after a
+        node came back, before the next kill)."""
+        await self.ready(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                with contextlib.suppress(Exception):
+                    nc = await nats.connect(node.url, connect_timeout=1, allow_reconnect=False)
+                    try:
+                        info = await nc.jetstream().stream_info(stream)
+                    finally:
+                        await nc.close()
+                    replicas = info.cluster.replicas if info.cluster and info.cluster.leader else None
+                    if replicas and len(replicas) == len(self.nodes) - 1 and all(r.current for r in replicas):
+                        return
+                    break  # one node's view is enough
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream {stream} not settled after {timeout}s")
+            await asyncio.sleep(0.2)
+
     async def consumer_node(self, nc: NATS, stream: str, consumer: str) -> Node:
         """The node holding `consumer` (its CONSUMER.INFO `cluster.leader`), asked through `nc`."""
         reply = await nc.request(f"$JS.API.CONSUMER.INFO.{stream}.{consumer}", b"", timeout=5)
