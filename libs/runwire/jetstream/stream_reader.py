@@ -3,7 +3,9 @@
 One mechanism serves replay on connect, catch-up of slow clients, aggregate loads and the stream
 API's single live tail: JetStream pushes messages in stream order onto one inbox, the reader checks
 the consumer sequence for gaps (recreating the consumer from the last stream sequence it saw), answers
-flow control only as fast as its caller drains it (bounded memory), and watches idle heartbeats.
+flow control only as fast as its caller drains it (bounded memory), and watches idle heartbeats: on a
+cluster, one second without them means the node holding the (R1) consumer died, and the consumer is
+recreated on another (tests/cluster/test_live_tail_failover.py, benchmarks/failover.py).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS: Final = 0.5
 MISSED_HEARTBEATS: Final = 2
 # A create unanswered this long most often landed on a node that has just died and that the cluster
-# still counts alive (about 2 s after a kill -9): a few quick tries, then doubling up to the API's.
+# still counts alive (about 2 s after a kill -9), or no meta leader is elected yet (4-9 s): a few
+# quick tries, then doubling up to a cap (a request unanswered meanwhile is never answered).
 RECREATE_TIMEOUT_SECONDS: Final = 0.5
+RECREATE_TIMEOUT_CAP_SECONDS: Final = 2.0
 QUICK_RECREATES: Final = 4
 INACTIVE_THRESHOLD_SECONDS: Final = 60.0
 API_TIMEOUT_SECONDS: Final = 5.0
@@ -348,10 +352,10 @@ class StreamReader:
 
     async def _safe_recreate(self) -> None:
         """Recreate the consumer, or leave the reset pending (logged) while NATS or JetStream is not
-        back yet. Deadlines start short, then double: an unanswered create most often sits on a
-        node that has just died, and another attempt lands elsewhere."""
+        back yet. Deadlines start short, then double up to a cap: an unanswered create most often
+        sits on a node that has just died, and another attempt lands elsewhere."""
         backoff = 2 ** max(0, self._failed_creates - QUICK_RECREATES + 1)
-        timeout = min(API_TIMEOUT_SECONDS, RECREATE_TIMEOUT_SECONDS * backoff)
+        timeout = min(RECREATE_TIMEOUT_CAP_SECONDS, RECREATE_TIMEOUT_SECONDS * backoff)
         try:
             await self._create(timeout)
         except (nats.errors.Error, TimeoutError, StreamReadError) as exc:
