@@ -160,3 +160,30 @@ async def test_headers_of_stored_messages_are_readable(nc: NATS, store: EventSto
     [message] = await read_all(reader)
     assert message.headers is not None
     assert message.headers["Nats-Msg-Id"]
+
+
+async def test_a_lost_consumer_is_replaced_within_seconds_by_default(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    """With the default idle heartbeat, a consumer gone silent (as when its node dies) is noticed and
+    recreated after the last sequence handed out: the next events arrive within 3 s, once each."""
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], start_seq=1, follow=True)
+    got: list[int] = []
+    first = await fill(store, project, 3)
+
+    async def consume() -> None:
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                got.extend(m.seq for m in batch)
+
+    task = asyncio.create_task(consume())
+    try:
+        await eventually(lambda: got == first)
+        assert reader.consumer_name is not None
+        await nc.jetstream().delete_consumer("EVENTS", reader.consumer_name)
+        second = await fill(store, project, 3)
+        await eventually(lambda: got == first + second, timeout=3, failure=lambda: f"got {got}")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import nats
+from nats.aio.client import Client as NATS
 
 from runwire.jetstream.embedded_nats import find_binary
 from tests.support.ports import free_ports
@@ -30,6 +34,8 @@ class Node:
     route_port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    monitor_port: int = 0
+    """HTTP monitoring (`/jsz` names the JetStream meta leader); 0: none."""
 
     @property
     def url(self) -> str:
@@ -40,6 +46,7 @@ class Node:
         return f"""
 server_name: {self.name}
 listen: 127.0.0.1:{self.client_port}
+{f"http: 127.0.0.1:{self.monitor_port}" if self.monitor_port else ""}
 jetstream {{
   store_dir: "{self.directory / "store"}"
 }}
@@ -127,6 +134,52 @@ class NatsCluster:
                     return str(leader)
         return None
 
+    async def settled(self, stream: str, timeout: float = 60.0) -> None:
+        """Wait until every node answers and `stream` has a leader and every replica current (after a
+        node came back, before the next kill)."""
+        await self.ready(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                with contextlib.suppress(Exception):
+                    nc = await nats.connect(node.url, connect_timeout=1, allow_reconnect=False)
+                    try:
+                        info = await nc.jetstream().stream_info(stream)
+                    finally:
+                        await nc.close()
+                    replicas = info.cluster.replicas if info.cluster and info.cluster.leader else None
+                    if replicas and len(replicas) == len(self.nodes) - 1 and all(r.current for r in replicas):
+                        return
+                    break  # one node's view is enough
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream {stream} not settled after {timeout}s")
+            await asyncio.sleep(0.2)
+
+    async def consumer_node(self, nc: NATS, stream: str, consumer: str) -> Node:
+        """The node holding `consumer` (its CONSUMER.INFO `cluster.leader`), asked through `nc`."""
+        reply = await nc.request(f"$JS.API.CONSUMER.INFO.{stream}.{consumer}", b"", timeout=5)
+        leader = (json.loads(reply.data).get("cluster") or {}).get("leader")
+        if not leader:
+            raise AssertionError(f"consumer {consumer} has no leader: {reply.data!r}")
+        return self.node(str(leader))
+
+    async def meta_leader(self, timeout: float = 30.0) -> Node:
+        """The node that leads the JetStream meta group now (it places every consumer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                if node.process is None or not node.monitor_port:
+                    continue
+                with contextlib.suppress(OSError, ValueError):
+                    url = f"http://127.0.0.1:{node.monitor_port}/jsz"
+                    jsz = await asyncio.to_thread(_get_json, url)
+                    leader = (jsz.get("meta_cluster") or {}).get("leader")
+                    if leader:
+                        return self.node(str(leader))
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no JetStream meta leader after {timeout}s")
+            await asyncio.sleep(0.1)
+
     async def ready(self, timeout: float = 30.0) -> None:
         """Wait until JetStream answers through every running node (the meta leader is elected)."""
         deadline = time.monotonic() + timeout
@@ -146,6 +199,11 @@ class NatsCluster:
                 await asyncio.sleep(0.2)
 
 
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return cast(dict[str, Any], json.load(response))
+
+
 def _wait_for_port(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,9 +216,15 @@ def _wait_for_port(port: int, timeout: float) -> None:
 @contextlib.contextmanager
 def nats_cluster(directory: Path) -> Iterator[NatsCluster]:
     """Start three JetStream nodes forming one cluster; all stopped (by PID) on exit."""
-    ports = free_ports(6)
+    ports = free_ports(9)
     nodes = [
-        Node(f"n{index + 1}", ports[index], ports[3 + index], directory / f"n{index + 1}")
+        Node(
+            f"n{index + 1}",
+            ports[index],
+            ports[3 + index],
+            directory / f"n{index + 1}",
+            monitor_port=ports[6 + index],
+        )
         for index in range(3)
     ]
     cluster = NatsCluster(nodes, routes=[node.route_port for node in nodes])

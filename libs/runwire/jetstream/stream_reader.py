@@ -3,7 +3,9 @@
 One mechanism serves replay on connect, catch-up of slow clients, aggregate loads and the stream
 API's single live tail: JetStream pushes messages in stream order onto one inbox, the reader checks
 the consumer sequence for gaps (recreating the consumer from the last stream sequence it saw), answers
-flow control only as fast as its caller drains it (bounded memory), and watches idle heartbeats.
+flow control only as fast as its caller drains it (bounded memory), and watches idle heartbeats: on a
+cluster, one second without them means the node holding the (R1) consumer died, and the consumer is
+recreated on another (tests/cluster/test_live_tail_failover.py, benchmarks/failover.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from runwire.jetstream.connection import RunwireNATS
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS: Final = 5.0
+# A consumer is deemed lost when MISSED_HEARTBEATS idle heartbeats in a row do not come (1 s):
+# heartbeats flow only while nothing else does, so a busy reader pays nothing, an idle one 2 small
+# messages a second.
+HEARTBEAT_SECONDS: Final = 0.5
+MISSED_HEARTBEATS: Final = 2
+# A create unanswered this long most often landed on a node that has just died and that the cluster
+# still counts alive (about 2 s after a kill -9), or no meta leader is elected yet (4-9 s): a few
+# quick tries, then doubling up to a cap (a request unanswered meanwhile is never answered).
+RECREATE_TIMEOUT_SECONDS: Final = 0.5
+RECREATE_TIMEOUT_CAP_SECONDS: Final = 2.0
+QUICK_RECREATES: Final = 4
 INACTIVE_THRESHOLD_SECONDS: Final = 60.0
 API_TIMEOUT_SECONDS: Final = 5.0
 RETRY_SECONDS: Final = 0.5
@@ -145,6 +157,7 @@ class StreamReader:
         self._last_seq: int | None = None  # last stream sequence handed to the caller's buffer
         self._caught_up = False
         self._needs_reset = False
+        self._failed_creates = 0
         self._last_activity = 0.0
         self._closed = False
 
@@ -153,8 +166,17 @@ class StreamReader:
         """The stream sequence of the last message received (None before the first)."""
         return self._last_seq
 
-    async def _create(self) -> None:
-        """Create the consumer (again, after a gap) starting after the last sequence seen."""
+    @property
+    def consumer_name(self) -> str | None:
+        """The server consumer's name now (it changes whenever the reader recreates it)."""
+        return self._consumer
+
+    async def _create(self, deadline: float = API_TIMEOUT_SECONDS) -> None:
+        """Create the consumer (again, after a gap) starting after the last sequence seen.
+
+        The consumer is named after its inbox, so that one whose creation timed out (placed on a
+        node that has just died and that the cluster does not know dead yet) can still be deleted.
+        """
         self._loop = asyncio.get_running_loop()
         await self._drop_consumer()
         # Reset before subscribing: messages may arrive before the create request is answered.
@@ -170,7 +192,9 @@ class StreamReader:
             self._sub = await self._nc.subscribe(
                 inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
             )
+        name = inbox.rsplit(".", 1)[-1]
         config: dict[str, Any] = {
+            "name": name,
             "deliver_subject": inbox,
             "ack_policy": "none",
             "flow_control": True,
@@ -193,13 +217,14 @@ class StreamReader:
             config["filter_subject"] = self._filters[0]
         elif self._filters:
             config["filter_subjects"] = self._filters
-        request = _encoder.encode({"stream_name": self._stream, "config": config})
+        request = _encoder.encode({"stream_name": self._stream, "config": config, "action": "create"})
         try:
             reply = await self._nc.request(
-                f"$JS.API.CONSUMER.CREATE.{self._stream}", request, timeout=API_TIMEOUT_SECONDS
+                f"$JS.API.CONSUMER.CREATE.{self._stream}.{name}", request, timeout=deadline
             )
         except BaseException:
-            await self._unsubscribe()
+            self._consumer = name  # it may exist by now: drop it too
+            await self._drop_consumer()
             raise
         created = _created_decoder.decode(reply.data)
         if created.error is not None:
@@ -291,7 +316,10 @@ class StreamReader:
 
     async def batches(self) -> AsyncGenerator[list[StoredMessage], None]:
         """Messages in stream order, a list at a time, as fast as the caller takes them."""
-        await self._create()
+        try:
+            await self._create(RECREATE_TIMEOUT_SECONDS * 2)
+        except TimeoutError:  # most likely placed on a node that just died: once more, elsewhere
+            await self._create()
         try:
             while True:
                 if self._buffer:
@@ -308,30 +336,36 @@ class StreamReader:
                         self._consumer,
                         self._last_seq,
                     )
-                    if not await self._safe_recreate():
-                        self._needs_reset = True
-                        await asyncio.sleep(RETRY_SECONDS)
+                    await self._safe_recreate()
+                    continue
+                silent = asyncio.get_running_loop().time() - self._last_activity
+                left = self._heartbeat * MISSED_HEARTBEATS - silent
+                if left <= 0:
+                    log.info("stream reader %s: silent for %.1f s, recreating", self._consumer, silent)
+                    self._request_reset()
                     continue
                 self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._heartbeat * 2)
-                except TimeoutError:
-                    idle = asyncio.get_running_loop().time() - self._last_activity
-                    if idle > self._heartbeat * 3:
-                        log.info("stream reader %s: heartbeats missed, recreating", self._consumer)
-                        await self._safe_recreate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=left)
         finally:
             await self.close()
 
-    async def _safe_recreate(self) -> bool:
-        """Recreate the consumer; False (logged) while NATS or JetStream is not back yet."""
+    async def _safe_recreate(self) -> None:
+        """Recreate the consumer, or leave the reset pending (logged) while NATS or JetStream is not
+        back yet. Deadlines start short, then double up to a cap: an unanswered create most often
+        sits on a node that has just died, and another attempt lands elsewhere."""
+        backoff = 2 ** max(0, self._failed_creates - QUICK_RECREATES + 1)
+        timeout = min(RECREATE_TIMEOUT_CAP_SECONDS, RECREATE_TIMEOUT_SECONDS * backoff)
         try:
-            await self._create()
+            await self._create(timeout)
         except (nats.errors.Error, TimeoutError, StreamReadError) as exc:
-            log.warning("stream reader: could not recreate consumer yet: %s", exc)
-            self._last_activity = asyncio.get_running_loop().time()
-            return False
-        return True
+            self._failed_creates += 1
+            self._needs_reset = True
+            log.warning("stream reader: could not recreate consumer yet: %s", exc or type(exc).__name__)
+            if not isinstance(exc, TimeoutError):
+                await asyncio.sleep(RETRY_SECONDS)
+            return
+        self._failed_creates = 0
 
     async def _unsubscribe(self) -> None:
         sub, self._sub = self._sub, None
