@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import signal
+import sys
 import time
 import uuid
 from collections import Counter
@@ -29,7 +30,7 @@ from runwire.contract.filters import make_filter
 from runwire.contract.stored_check import stored_event
 from runwire.jetstream.event_store import EventStore
 from runwire_dev.supervisor import PROCESSES_FILE
-from tests.faults.running_system import SERVICES, RunningSystem, running_system, wait_for_banner
+from tests.faults.running_system import ROOT, SERVICES, RunningSystem, running_system, wait_for_banner
 from tests.support.eventually import eventually
 
 DOMAIN = ("ingest", "agent", "workflow")
@@ -225,12 +226,7 @@ async def test_workflow_runs_survive_a_kill_of_the_stream_leader(
     project = f"l-{uuid.uuid4().hex[:8]}"
     runs = await start_runs(http, cluster, project, 2)
     await eventually(lambda: holding_replica(http, cluster, "ingest"), 60)
-    nc = await nats.connect(nats_servers(cluster))
-    try:
-        leader = (await nc.jetstream().stream_info("EVENTS")).cluster.leader  # type: ignore[union-attr]
-    finally:
-        await nc.close()
-    kill(cluster, f"nats-{leader}")
+    kill(cluster, f"nats-{await stream_leader(cluster)}")
     await completed_once(http, cluster, project, runs)
 
 
@@ -271,6 +267,49 @@ async def test_work_goes_on_across_a_rolling_restart_of_the_three_nodes(
     ]
     assert pages[0] == pages[1]
     assert [item["id"] for item in pages[0]["events"]] == [str(seq) for seq, _ in events]
+
+
+async def stream_leader(system: RunningSystem) -> str:
+    nc = await nats.connect(nats_servers(system))
+    try:
+        info = await nc.jetstream().stream_info("EVENTS")
+    finally:
+        await nc.close()
+    assert info.cluster is not None and info.cluster.leader is not None
+    return info.cluster.leader
+
+
+@pytest.mark.timeout(300)
+async def test_make_demo_completes_across_a_kill_of_the_stream_leader(
+    cluster: RunningSystem, http: httpx.AsyncClient
+) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
+    environment |= {"RUNWIRE_DATA_DIR": str(cluster.data_dir), "RUNWIRE_HTTP_PORT": str(cluster.http_port)}
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "runwire_dev.demo",
+        cwd=ROOT,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+
+        async def demo_in_flight() -> bool:
+            holders = [await holding_replica(http, cluster, service) for service in DOMAIN]
+            return any(holders)
+
+        await eventually(demo_in_flight, 60)
+        kill(cluster, f"nats-{await stream_leader(cluster)}")
+        output, _ = await asyncio.wait_for(demo.communicate(), 150)
+    finally:
+        if demo.returncode is None:
+            demo.kill()
+            await demo.wait()
+    lines = output.decode().splitlines()
+    assert demo.returncode == 0, "\n".join(lines)
+    assert lines[-1].startswith("project=demo-")
 
 
 def test_the_cluster_log_holds_no_crash(cluster: RunningSystem) -> None:
