@@ -13,7 +13,7 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'uv>=0.13,<0.14'
 
-$(STAMP): $(UV) uv.lock pyproject.toml libs/pyproject.toml tools/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(STAMP): $(UV) uv.lock pyproject.toml libs/pyproject.toml tools/pyproject.toml clients/python/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --quiet
 	touch $(STAMP)
 
