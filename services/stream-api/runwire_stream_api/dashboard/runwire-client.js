@@ -1,5 +1,5 @@
 /**
- * RunwireStream: one filtered, resumable runwire event stream in the browser.
+ * RunwireStream: one filtered, resumable runwire event stream, in a browser or in Node >= 18.
  *
  * It reads the stream API's Server-Sent Events with `fetch` rather than `EventSource`: runwire
  * names each SSE message after its CloudEvent type, and an EventSource only dispatches named
@@ -10,6 +10,10 @@
  * resumes after the last cursor it delivered (no gap), ignores any event at or before that cursor
  * (no duplicate), and treats a silent connection (no event or heartbeat for `idleTimeoutMs`) as
  * dead. See docs/js-client.md.
+ *
+ * This file is the npm package `@runwire/client` (clients/js) and, byte for byte, the browser module
+ * the stream API serves at /static/runwire-client.js; it uses only what both platforms have
+ * (fetch, streams, TextDecoderStream, AbortController), so it has no dependencies and no build.
  */
 import { SseParser } from "./sse-parser.js";
 
@@ -52,7 +56,8 @@ export class RunwireStream {
 
   /**
    * @param {object} options
-   * @param {string} [options.baseUrl] the stream API's origin ("" = this page's origin)
+   * @param {string} [options.baseUrl] the stream API's origin ("" = this page's origin; required
+   *   outside a page, e.g. in Node)
    * @param {string} options.project
    * @param {string} options.token a JWT whose `projects` claim grants `project`
    * @param {string[]|string} [options.types] type patterns (`workflow.>`), array or comma list
@@ -69,6 +74,10 @@ export class RunwireStream {
   constructor(options) {
     if (!options?.project) throw new TypeError("RunwireStream: `project` is required");
     if (!options.token) throw new TypeError("RunwireStream: `token` is required");
+    // Outside a page (Node) a relative URL has nothing to resolve against: fail now, not on every retry.
+    if (!options.baseUrl && globalThis.location === undefined) {
+      throw new TypeError("RunwireStream: `baseUrl` is required outside a browser page");
+    }
     const from = options.from ?? "latest";
     if (!["latest", "earliest"].includes(from) && !CURSOR.test(from)) {
       throw new TypeError(`RunwireStream: \`from\` must be "latest", "earliest" or a cursor, got ${from}`);
@@ -197,7 +206,7 @@ export class RunwireStream {
       cloudEvent = JSON.parse(data);
     } catch (error) {
       // Skipped, not retried: the same bytes would come back on every reconnect.
-      globalThis.reportError?.(new SyntaxError(`runwire event ${id} is not JSON: ${error.message}`));
+      report(new SyntaxError(`runwire event ${id} is not JSON: ${error.message}`));
       return;
     }
     this.#call("onEvent", { cursor: id, type: event, event: cloudEvent, receivedAt: new Date() });
@@ -225,9 +234,16 @@ export class RunwireStream {
     try {
       this.#options[name](...args);
     } catch (error) {
-      globalThis.reportError?.(error);
+      report(error);
     }
   }
+}
+
+/** Show an error without throwing it: `reportError` in a page (the console, `onerror`); Node has no
+ * such function, and rethrowing there would end the process, so it goes to stderr. */
+function report(error) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else console.error(error);
 }
 
 function listParam(value) {
