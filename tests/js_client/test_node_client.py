@@ -89,6 +89,8 @@ async def test_node_suite_passes_against_a_real_server(stream_api: StreamAPIProc
     report = output.decode(errors="replace")
     failure = f"{report}\n--- stream API log ---\n{stream_api.log_text()}"
     assert process.returncode == 0, failure
-    counts = {name: int(n) for name, n in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", report, re.M)}
+    counts = {
+        name: int(n) for name, n in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", report, re.M)
+    }
     assert counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, failure
     assert counts["pass"] >= 13, failure
