@@ -40,7 +40,11 @@ async def take(items: AsyncIterator[StreamItem], count: int, timeout: float = 15
 
 
 async def test_async_iterator_replays_and_follows_with_filters(api: StreamAPI, project: str) -> None:
-    stored = [event(project, "run.started", "r1"), event(project, "job.done", "r1"), event(project, "run.step", "r2")]
+    stored = [
+        event(project, "run.started", "r1"),
+        event(project, "job.done", "r1"),
+        event(project, "run.step", "r2"),
+    ]
     await api.publish(project, stored)
     async with AsyncRunwire(api.base, api.token()) as client:
         items = client.stream(project, types="run.>", from_="earliest", backoff=FAST)
