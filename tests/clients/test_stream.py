@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-
 from pathlib import Path
 
 import nats
+import pytest
 from nats.aio.client import Client as NATS
 
 from runwire.jetstream.embedded_nats import EmbeddedNats
 from runwire.jetstream.event_store import EventStore, StreamSettings
-
 from runwire_client import AsyncRunwire, Backoff, Reset, Runwire, StreamEvent, StreamItem
 from runwire_stream_api.app import create_app
 from tests.stream_api.conftest import StartAPI, StreamAPI, event, settings_for
@@ -169,9 +168,6 @@ async def test_a_refused_stream_raises_the_problem_detail(api: StreamAPI, projec
     from runwire_client import RunwireError
 
     async with AsyncRunwire(api.base, api.token(["other"])) as client:
-        try:
+        with pytest.raises(RunwireError) as refused:
             await take(client.stream(project, backoff=FAST), 1)
-        except RunwireError as exc:
-            assert exc.status == 403 and project in exc.detail
-        else:
-            raise AssertionError("no RunwireError")
+    assert refused.value.status == 403 and project in refused.value.detail

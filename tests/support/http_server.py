@@ -23,7 +23,7 @@ class _QuietServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serving(app: Litestar, port: int = 0) -> AsyncIterator[str]:
-    """Run `app` under uvicorn on 127.0.0.1 and a free port (or `port`, for a restart); yields its base URL."""
+    """Run `app` under uvicorn on 127.0.0.1 and a free port (or `port`, to restart); yields its base URL."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
