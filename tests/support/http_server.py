@@ -22,12 +22,12 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[str]:
-    """Run `app` under uvicorn on 127.0.0.1 and a free port; yields its base URL."""
+async def serving(app: Litestar, port: int = 0) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on 127.0.0.1 and a free port (or `port`, to restart); yields its base URL."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         lifespan="on",
         log_level="warning",
         access_log=False,
@@ -44,9 +44,9 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
         return server.started
 
     await eventually(started)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{bound}"
     finally:
         run_shutdown_hooks(app)
         server.should_exit = True

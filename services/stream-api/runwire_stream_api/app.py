@@ -25,6 +25,7 @@ from runwire.web.serve import add_drain, add_shutdown_hook
 from runwire.web.store_errors import store_error_handlers
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
+from runwire_stream_api.export import export_events
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.http_binding import BINARY_MODE_HEADERS
 from runwire_stream_api.latency import LatencyRecorder
@@ -113,6 +114,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             stream_sse,
             stream_ws,
             poll_events,
+            export_events,
             publish_events,
             event_trace,
             dashboard_router,
