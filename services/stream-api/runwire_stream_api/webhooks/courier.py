@@ -20,6 +20,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
 
 from runwire.contract.filters import EventFilter, make_filter
 from runwire.contract.subjects import parse_unchecked
@@ -63,15 +64,25 @@ class Courier:
         self._lease = lease_seconds
         self._allow_private = allow_private
         self._servable = servable
+        self._subscription: JetStreamContext.PullSubscription | None = None
 
     async def run(self) -> None:
         """Pull and deliver until cancelled or the webhook is deleted."""
+        try:
+            await self._pull()
+        finally:
+            if self._subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await self._subscription.unsubscribe()
+
+    async def _pull(self) -> None:
         subscription = None
         while True:
             try:
                 if subscription is None:
                     js = self._nc.jetstream(timeout=FETCH_WAIT_SECONDS)
                     subscription = await js.pull_subscribe_bind(self.webhook.consumer, STREAM_NAME)
+                    self._subscription = subscription
                 try:
                     messages = await subscription.fetch(1, timeout=FETCH_WAIT_SECONDS)
                 except nats.errors.TimeoutError:
@@ -87,7 +98,7 @@ class Courier:
                 if subscription is not None:
                     with contextlib.suppress(nats.errors.Error):
                         await subscription.unsubscribe()
-                    subscription = None
+                    subscription = self._subscription = None
                 await asyncio.sleep(ERROR_PAUSE_SECONDS)
 
     async def _deliver(self, message: Msg) -> None:
