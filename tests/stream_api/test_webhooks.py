@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook as Verifier
 
+from runwire.ops.settings import SettingsError, load_settings
+from runwire_stream_api.webhooks.targets import is_public
 from tests.stream_api.conftest import StartAPI, StreamAPI, event
 from tests.support.eventually import eventually
 from tests.support.webhook_receiver import HANG, Received, webhook_receiver
@@ -231,3 +233,45 @@ async def test_from_earliest_delivers_history(api: StreamAPI, project: str) -> N
         )
         assert response.status_code == 400  # private target: not allowed by default
         assert response.json()["field"] == "url"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.215.14", True),
+        ("2606:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("::1", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::a00:1", False),
+        ("64:ff9b::5db8:d70e", True),
+        ("2002:a00:1::1", False),
+    ],
+)
+def test_only_public_addresses_are_targets(address: str, public: bool) -> None:
+    assert is_public(address) is public
+
+
+@pytest.mark.parametrize("value", ["", "1,,2", "x", "-1", "nan", "1,99999999"])
+def test_a_bad_retry_list_stops_the_process_naming_the_variable(value: str) -> None:
+    if value == "":
+        assert load_settings({"RUNWIRE_WEBHOOKS_RETRY_SECONDS": value}).webhooks_retry_delays == (
+            1.0,
+            5.0,
+            30.0,
+            120.0,
+            600.0,
+        )
+        return
+    with pytest.raises(SettingsError, match="RUNWIRE_WEBHOOKS_RETRY_SECONDS"):
+        load_settings({"RUNWIRE_WEBHOOKS_RETRY_SECONDS": value})

@@ -73,7 +73,9 @@ class Dispatcher:
             allow_private=self._settings.webhooks_allow_private,
             servable=self._servable,
         )
-        self._couriers[webhook.id] = asyncio.create_task(courier.run(), name=f"runwire-webhook-{webhook.id}")
+        task = asyncio.create_task(courier.run(), name=f"runwire-webhook-{webhook.id}")
+        task.add_done_callback(_report_crash)
+        self._couriers[webhook.id] = task
 
     def forget(self, webhook_id: str) -> None:
         """Stop delivering a deleted webhook here."""
@@ -100,3 +102,9 @@ class Dispatcher:
                 webhook = await self.registry.get(project, webhook_id)
                 if webhook is not None:
                     self.deliver(webhook)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """A courier that failed unexpectedly is logged (and started again by the next reconcile)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("webhooks: %s stopped; restarting it", task.get_name(), exc_info=exc)

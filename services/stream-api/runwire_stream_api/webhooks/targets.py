@@ -13,6 +13,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH: Final = 2048
+NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 
 
 class TargetRefused(ValueError):
@@ -43,8 +44,16 @@ def check_url(url: str) -> tuple[str, int]:
 def is_public(address: str) -> bool:
     """Whether an IP address is globally routable (not private, loopback, link-local, reserved...)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address are judged by that address.
+        if ip.ipv4_mapped is not None:
+            return is_public(str(ip.ipv4_mapped))
+        if ip in NAT64:
+            return is_public(str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
+        if ip.sixtofour is not None:
+            return is_public(str(ip.sixtofour))
+        if ip.teredo is not None:
+            return is_public(str(ip.teredo[1]))
     return ip.is_global and not ip.is_multicast
 
 
