@@ -39,6 +39,10 @@ async def known_resources(services: Services, service: str) -> dict[str, str]:
             published = await http.post(f"{base}/events", json={**event, "project": PROJECT})
             assert published.status_code == 202, published.text
             known["cursor"] = published.json()["events"][0]["cursor"]
+            hook = {"url": "http://93.184.215.14/hook", "types": ["fuzz.never"]}  # public, never called
+            created = await http.post(f"{base}/webhooks", json=hook)
+            assert created.status_code == 201, created.text
+            known["webhook_id"] = created.json()["id"]
         else:
             path, body, name = create[service]
             created = await http.post(path, json=body)

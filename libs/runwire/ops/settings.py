@@ -58,6 +58,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     store_retry_seconds: Annotated[float, msgspec.Meta(ge=1.0)] = 30.0
     """How long background work (a job's processing, a run's steps, a workflow's reactions) waits
     for an unavailable store, e.g. a cluster electing a leader, before it fails."""
+    webhooks_retry_seconds: str = "1,5,30,120,600"
+    """Delays (seconds, comma-separated) between a webhook's failed attempts at one event; when the
+    list is exhausted the webhook is paused (docs/webhooks.md)."""
+    webhooks_timeout_seconds: PositiveFloat = 10.0
+    """How long one webhook POST may take before it counts as a failed attempt."""
+    webhooks_allow_private: bool = False
+    """Let webhooks target private, loopback, link-local and reserved addresses (tests, development)."""
+
+    def __post_init__(self) -> None:
+        self.webhooks_retry_delays  # noqa: B018  (a bad list stops the process at start, named)
+
+    @property
+    def webhooks_retry_delays(self) -> tuple[float, ...]:
+        """`webhooks_retry_seconds` as numbers; SettingsError naming the variable when it is not a list."""
+        try:
+            delays = tuple(float(part) for part in self.webhooks_retry_seconds.split(","))
+        except ValueError:
+            delays = ()
+        if not delays or any(not 0 <= d <= 86_400 for d in delays):
+            raise SettingsError(
+                f"invalid settings:\n  RUNWIRE_WEBHOOKS_RETRY_SECONDS={self.webhooks_retry_seconds!r}: "
+                "expected a comma list of seconds between 0 and 86400, e.g. 1,5,30,120,600"
+            )
+        return delays
 
     @property
     def nats_servers(self) -> list[str]:

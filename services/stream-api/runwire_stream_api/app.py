@@ -37,6 +37,9 @@ from runwire_stream_api.publish import MAX_BODY_BYTES, publish_events
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
 from runwire_stream_api.stats import stats
+from runwire_stream_api.webhooks.dispatch import Dispatcher
+from runwire_stream_api.webhooks.registry import Registry
+from runwire_stream_api.webhooks.routes import webhooks_router
 from runwire_stream_api.websocket import stream_ws
 
 
@@ -94,6 +97,9 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         )
         app.state.runtime = runtime
         app.state.event_store = store
+        webhooks = Dispatcher(nc, await Registry.open(nc), settings, hub.verdicts.servable)
+        app.state.webhooks = webhooks
+        webhooks.start()
         add_shutdown_hook(app, runtime.begin_shutdown)
         add_drain(app, runtime.drained)
         heartbeats = asyncio.create_task(runtime.send_heartbeats(), name="runwire-heartbeats")
@@ -102,6 +108,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         finally:
             runtime.begin_shutdown()
             heartbeats.cancel()
+            await webhooks.stop()
             await hub.stop()
             await nc.drain()
 
@@ -118,6 +125,7 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
             publish_events,
             event_trace,
             dashboard_router,
+            webhooks_router,
         ],
         lifespan=[lifespan],
         exception_handlers={
