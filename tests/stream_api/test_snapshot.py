@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -18,7 +17,9 @@ from tests.support.eventually import eventually
 from tests.support.stream_clients import events_of, poll, sse, ws
 
 # Each transport as "read everything from=snapshot until `done(ids)`": the cursors, in order.
-Reader = Callable[[StreamAPI, str, dict[str, str], Callable[[list[str]], bool]], Awaitable[list[str]]]
+Reader = Callable[
+    [StreamAPI, str, dict[str, str], Callable[[list[str]], bool]], Coroutine[None, None, list[str]]
+]
 
 
 async def read_sse(
@@ -96,10 +97,10 @@ async def publishing(api: StreamAPI, project: str, count: int) -> AsyncIterator[
             types = ["run.step.one" if (n + i) % 3 else "run.step.two" for i in range(2)]
             batch = [
                 event(project, type_, aggregate, n=n + i)
-                for i, (type_, aggregate) in enumerate(zip(types, aggregates))
+                for i, (type_, aggregate) in enumerate(zip(types, aggregates, strict=True))
             ]
             cursors = await api.publish(project, batch)
-            published.extend(zip(cursors, aggregates))
+            published.extend(zip(cursors, aggregates, strict=True))
 
     task = asyncio.create_task(produce())
     try:
@@ -211,8 +212,3 @@ async def test_invalid_stored_messages_are_never_in_a_snapshot(
     page = (await poll(api.http, project, api.token(), **{"from": "snapshot"})).json()
     assert [item["id"] for item in page["events"]] == [str(kept)]
     assert page["events"][0]["event"]["id"] == good.id
-
-
-def _unused(*_: Any) -> None:
-    """Keeps the Reader alias honest for mypy (the transports above are Readers)."""
-    _: list[Reader] = [read_sse, read_ws, read_polls]

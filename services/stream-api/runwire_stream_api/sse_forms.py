@@ -68,7 +68,7 @@ class _Summarised(msgspec.Struct):
     type: str = ""
     time: str | None = None
     subject: str | None = None
-    data: msgspec.Raw | None = None
+    data: msgspec.Raw = msgspec.Raw()  # absent: empty
     data_base64: str | None = None
 
 
@@ -86,7 +86,7 @@ def html_fragment(frame: Frame) -> bytes:
         event = _decoder.decode(frame.data)
     except msgspec.DecodeError:  # servable events always decode; a fragment must never fail
         event = _Summarised()
-    if event.data is not None:
+    if event.data:
         data = summary(bytes(event.data).decode("utf-8", "replace"))
     elif event.data_base64 is not None:
         data = summary(f"base64: {event.data_base64}")
