@@ -115,3 +115,18 @@ async def test_any_origin_never_allows_credentials(start_api: StartAPI, project:
     )
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in preflight.headers
+
+
+async def test_openapi_documents_the_new_parameters(api: StreamAPI) -> None:
+    document = (await api.http.get("/schema/openapi.json")).json()
+    sse_params = {
+        p["name"]: p for p in document["paths"]["/v1/projects/{project}/events/stream"]["get"]["parameters"]
+    }
+    assert "`message`" in sse_params["event_names"]["description"]
+    assert "escaped" in sse_params["format"]["description"]
+    assert "`snapshot`" in sse_params["from"]["description"]
+    poll_params = {
+        p["name"]: p for p in document["paths"]["/v1/projects/{project}/events"]["get"]["parameters"]
+    }
+    assert "`snapshot`" in poll_params["from"]["description"]
+    assert "format" not in poll_params
