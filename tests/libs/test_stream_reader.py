@@ -187,3 +187,17 @@ async def test_a_lost_consumer_is_replaced_within_seconds_by_default(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_last_per_subject_reads_the_last_message_of_each_subject_then_ends(
+    nc: NATS, store: EventStore, project: str
+) -> None:
+    a = await fill(store, project, 3, aggregate="a")
+    b = await fill(store, project, 2, aggregate="b")
+    c = await fill(store, project, 4, aggregate="c")
+    reader = StreamReader(nc, "EVENTS", [subjects.project_filter(project)], last_per_subject=True)
+    assert [m.seq for m in await asyncio.wait_for(read_all(reader), 10)] == [a[-1], b[-1], c[-1]]
+    several = StreamReader(
+        nc, "EVENTS", [f"events.{project}.a.>", f"events.{project}.c.>"], last_per_subject=True
+    )
+    assert [m.seq for m in await asyncio.wait_for(read_all(several), 10)] == [a[-1], c[-1]]

@@ -587,10 +587,13 @@ class EventStore:
         max_buffered: int = READ_BUFFER,
         with_headers: bool = True,
         keep: Callable[[StoredMessage], bool] | None = None,
+        last_per_subject: bool = False,
     ) -> AsyncGenerator[list[StoredMessage], None]:
         """The one stored read of a filter: matching messages in (after, up_to], in order, a batch at
         a time, until caught up. `keep` is asked first (the stream API's verdicts), so `matches`
-        only sees subjects of events; the read holds at most `max_buffered` messages ahead."""
+        only sees subjects of events; the read holds at most `max_buffered` messages ahead.
+        With `last_per_subject` (no `after`/`since`): the last message of each matching subject, in
+        order, possibly followed by a few newer ones (see StreamReader)."""
         reader = StreamReader(
             self.nc,
             self.stream,
@@ -600,6 +603,7 @@ class EventStore:
             up_to=up_to,
             max_buffered=max_buffered,
             with_headers=with_headers,
+            last_per_subject=last_per_subject,
         )
         matches = None if event_filter.subjects_are_exact else event_filter.matches
         parse = subjects.parse_unchecked

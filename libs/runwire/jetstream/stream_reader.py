@@ -133,6 +133,7 @@ class StreamReader:
         max_buffered: int = 4096,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         with_headers: bool = True,
+        last_per_subject: bool = False,
     ) -> None:
         if start_seq is not None and start_time is not None:
             raise ValueError("give start_seq or start_time, not both")
@@ -146,6 +147,11 @@ class StreamReader:
         self._max_buffered = max_buffered
         self._heartbeat = heartbeat_seconds
         self._with_headers = with_headers
+        # JetStream's last-per-subject delivery: the last message of each subject first, then newer
+        # ones. Without `follow` it ends once the consumer has delivered as many messages as were
+        # pending when it was created (all those last ones; a few newer ones may follow).
+        self._last_per_subject = last_per_subject
+        self._pending_at_create: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
         self._buffer: list[StoredMessage] = []
@@ -204,7 +210,10 @@ class StreamReader:
             "inactive_threshold": _seconds_ns(INACTIVE_THRESHOLD_SECONDS),
             "replay_policy": "instant",
         }
-        if self._last_seq is not None:
+        self._pending_at_create = None
+        if self._last_per_subject:
+            config["deliver_policy"] = "last_per_subject"  # again after a gap: older ones are dropped
+        elif self._last_seq is not None:
             config["deliver_policy"] = "by_start_sequence"
             config["opt_start_seq"] = self._last_seq + 1
         elif self._start_time is not None:
@@ -232,9 +241,16 @@ class StreamReader:
             error = created.error
             raise StreamReadError(error.code, error.err_code, error.description)
         self._consumer = created.name
-        if created.num_pending == 0 and not self._follow:
+        if self._last_per_subject:
+            self._pending_at_create = created.num_pending
+        if not self._follow and (created.num_pending == 0 or self._delivered_all_pending()):
             self._caught_up = True
             self._wakeup.set()
+
+    def _delivered_all_pending(self) -> bool:
+        """Last-per-subject reads: this consumer has delivered every message pending at its creation."""
+        pending = self._pending_at_create
+        return pending is not None and self._expected_dseq - 1 >= pending
 
     def _on_raw(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> str | None:
         """Raw-subscription handler: control messages are parsed, data messages barely touched."""
@@ -292,6 +308,9 @@ class StreamReader:
             return
         self._expected_dseq += 1
         if self._last_seq is not None and seq <= self._last_seq:
+            if not self._follow and self._delivered_all_pending():
+                self._caught_up = True
+                self._wakeup.set()
             return
         self._last_seq = seq
         self._buffer.append(
@@ -300,7 +319,9 @@ class StreamReader:
             )
         )
         if not self._follow and (
-            tokens[8 + offset] == b"0" or (self._up_to is not None and seq >= self._up_to)
+            tokens[8 + offset] == b"0"
+            or (self._up_to is not None and seq >= self._up_to)
+            or self._delivered_all_pending()
         ):
             self._caught_up = True
         self._wakeup.set()

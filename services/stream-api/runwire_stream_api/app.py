@@ -44,12 +44,17 @@ from runwire_stream_api.websocket import stream_ws
 
 
 def cors(settings: Settings) -> CORSConfig | None:
-    """Cross-origin access for users' own pages (RUNWIRE_CORS_ORIGINS); none by default."""
+    """Cross-origin access for users' own pages (RUNWIRE_CORS_ORIGINS); none by default.
+
+    An explicit origin list also allows credentials (htmx-ext-sse opens its EventSource with
+    `withCredentials`), answered with the request's origin echoed and `Vary: Origin`; `*` never does.
+    """
     if not settings.cors_origins:
         return None
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     return CORSConfig(
         allow_origins=origins,
+        allow_credentials="*" not in origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         # ce-*: CloudEvents HTTP binary mode (extension attributes beyond runwire's need structured mode).
         allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *BINARY_MODE_HEADERS],

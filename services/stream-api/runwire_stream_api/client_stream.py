@@ -22,9 +22,9 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from runwire.contract.filters import EventFilter
-from runwire.contract.subjects import parse_unchecked
 from runwire.jetstream.event_store import EventStore
-from runwire_stream_api.frames import Frame, single_line_json
+from runwire_stream_api.frames import Frame, stored_frame
+from runwire_stream_api.snapshot import read_snapshot
 
 if TYPE_CHECKING:
     from runwire_stream_api.delivery import DeliveryRecorder
@@ -87,6 +87,7 @@ class ClientStream:
         transport: str,
         delivery: DeliveryRecorder | None = None,
         on_catch_up: Callable[[], None] | None = None,
+        snapshot: bool = False,
     ) -> None:
         self.hub = hub
         self.delivery = delivery
@@ -95,6 +96,7 @@ class ClientStream:
         self.transport = transport
         self._phase = Phase.BEHIND
         self._position = after
+        self._snapshot = snapshot  # from=snapshot: the last event of each aggregate comes first
         self._on_catch_up = on_catch_up
         self._queue: deque[Frame] = deque()
         self._queue_limit = queue_limit
@@ -264,6 +266,15 @@ class ClientStream:
         """Read from JetStream until level with the fan-out, then join it at the exact boundary."""
         if self._on_catch_up is not None:
             self._on_catch_up()
+        if self._snapshot:
+            self._snapshot = False
+            snapshot = await read_snapshot(self.store, self.event_filter, self.hub.verdicts.servable)
+            # Its frames are at or below the boundary; everything matching above it comes next.
+            self._position = max(self._position, snapshot.boundary)
+            if snapshot.frames:
+                yield snapshot.frames
+            if self._ending():
+                return
         bounds = await self.store.bounds()
         if self._position < bounds.first_seq - 1:
             yield Reset(earliest=bounds.first_seq, requested=self._position)
@@ -296,19 +307,7 @@ class ClientStream:
         )
         async with contextlib.aclosing(batches):
             async for messages in batches:
-                batch: list[Frame] = []
-                for message in messages:
-                    subject = parse_unchecked(message.subject)  # servable: events.<p>.<a>.<type>
-                    batch.append(
-                        Frame(
-                            message.seq,
-                            subject.project,
-                            subject.aggregate,
-                            subject.type,
-                            single_line_json(message.data),
-                            message.stored_ns,
-                        )
-                    )
+                batch = [stored_frame(message) for message in messages]  # servable: events.<p>.<a>.<t>
                 self._position = batch[-1].seq
                 yield batch
                 if self._ending():

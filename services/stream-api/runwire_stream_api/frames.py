@@ -11,6 +11,8 @@ from typing import Final
 import msgspec
 
 from runwire.contract.cursor import format_cursor
+from runwire.contract.subjects import parse_unchecked
+from runwire.jetstream.stream_reader import StoredMessage
 
 HEARTBEAT: Final = b": heartbeat\n\n"
 SSE_PREAMBLE: Final = b"retry: 2000\n: connected\n\n"
@@ -47,6 +49,7 @@ class Frame:
         "project",
         "published_ns",
         "seq",
+        "sse_forms",
         "stored_ns",
         "type",
     )
@@ -73,6 +76,8 @@ class Frame:
         self._sse: bytes | None = None
         self._item: bytes | None = None
         self._ws: str | None = None
+        self.sse_forms: dict[int, bytes] | None = None
+        """Other SSE encodings (sse_forms.py), by form, built when a client asks for one."""
 
     @property
     def cursor(self) -> str:
@@ -98,6 +103,19 @@ class Frame:
         if self._ws is None:
             self._ws = self.item.decode()
         return self._ws
+
+
+def stored_frame(message: StoredMessage) -> Frame:
+    """The frame of a servable stored message (its subject is `events.<p>.<a>.<type>`)."""
+    subject = parse_unchecked(message.subject)
+    return Frame(
+        message.seq,
+        subject.project,
+        subject.aggregate,
+        subject.type,
+        single_line_json(message.data),
+        message.stored_ns,
+    )
 
 
 def sse_reset(earliest: int, requested: int) -> bytes:

@@ -42,6 +42,11 @@ SSE_FRAMES: Final = """An endless `text/event-stream`. Frames:
   requested cursor were removed by retention (the stream goes on from `earliest`);
 - `event: close` with `data: {"reason": ...}` when the server stops: reconnect with `Last-Event-ID`.
 
+With `event_names=message` every event is named `message`; with `format=html` its `data:` is one
+line of escaped HTML (`<div class="runwire-event" data-cursor="42">` with the type, time, subject
+and a data summary), for htmx. With `from=snapshot` the first events are the last stored event of
+each matching aggregate, then live.
+
 Resume by reconnecting with the last `id:` as `Last-Event-ID` (EventSource does this itself)."""
 
 WS_DESCRIPTION: Final = """A WebSocket (RFC 6455) upgrade of this GET; OpenAPI cannot describe the
@@ -109,8 +114,10 @@ class PublishBody(Operation):
 
 
 def _websocket_item(sse: Operation) -> PathItem:
-    """The WebSocket endpoint: the SSE endpoint's parameters (plus `access_token`), answered 101."""
-    parameters = list(sse.parameters or [])
+    """The WebSocket endpoint: the SSE endpoint's parameters (plus `access_token`, less the SSE
+    forms), answered 101."""
+    sse_only = {"event_names", "format"}
+    parameters = [p for p in sse.parameters or [] if not (isinstance(p, Parameter) and p.name in sse_only)]
     parameters.append(
         Parameter(
             name="access_token",

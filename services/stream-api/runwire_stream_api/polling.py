@@ -88,7 +88,9 @@ async def poll_events(
     ] = 0.0,
 ) -> Response[bytes]:
     runtime: Runtime = state.runtime
-    client = runtime.open_client(stream_request.event_filter, stream_request.after, "poll")
+    client = runtime.open_client(
+        stream_request.event_filter, stream_request.after, "poll", snapshot=stream_request.snapshot
+    )
     try:
         events, reset = await collect(client, limit, wait)
     finally:

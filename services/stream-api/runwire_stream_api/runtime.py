@@ -41,7 +41,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.metrics.on_scrape(self._collect)
 
-    def open_client(self, event_filter: EventFilter, after: int, transport: str) -> ClientStream:
+    def open_client(
+        self, event_filter: EventFilter, after: int, transport: str, *, snapshot: bool = False
+    ) -> ClientStream:
         """A new stream client, or 503 + Retry-After when the instance is full or stopping."""
         if self.shutting_down:
             self.metrics.connections_refused.labels("shutdown").inc()
@@ -69,6 +71,7 @@ class Runtime:
             queue_limit=self.settings.client_queue_events,
             transport=transport,
             on_catch_up=self.metrics.catch_ups.labels(transport).inc,
+            snapshot=snapshot,
             delivery=DeliveryRecorder(
                 self.latency,
                 self.telemetry,

@@ -25,6 +25,7 @@ from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
 from runwire_stream_api.openapi_docs import SSE_FRAMES
 from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.sse_forms import EventNamesParam, FormatParam, SSEForm, encode
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
 
 SSE_HEADERS: Final = [
@@ -37,20 +38,24 @@ SSE_HEADERS: Final = [
 class SSEResponse:
     """Streams one client's items as SSE frames until it disconnects or the server stops."""
 
-    def __init__(self, runtime: Runtime, client: ClientStream) -> None:
+    def __init__(self, runtime: Runtime, client: ClientStream, form: SSEForm = SSEForm.TYPED_JSON) -> None:
         self.runtime = runtime
         self.client = client
+        self.form = form
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = self.client
         listener = asyncio.create_task(self._listen(receive))
         items = client.items()
         delivery = client.delivery
+        form = self.form
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
             async for item in items:
-                if isinstance(item, list):
+                if isinstance(item, list) and form is not SSEForm.TYPED_JSON:
+                    body = b"".join([encode(frame, form) for frame in item])
+                elif isinstance(item, list):
                     body = item[0].sse if len(item) == 1 else b"".join([frame.sse for frame in item])
                 elif item is HEARTBEAT:
                     body = HEARTBEAT_FRAME
@@ -91,7 +96,9 @@ class SSEResponse:
         "Each event is an SSE message: `id:` its cursor, `event:` its CloudEvent type, `data:` the "
         "CloudEvent JSON. A `: heartbeat` comment is sent when idle. `event: reset` says events after "
         "the requested cursor were removed by retention and names the earliest cursor; `event: close` "
-        "says the server is stopping (reconnect with Last-Event-ID)."
+        "says the server is stopping (reconnect with Last-Event-ID). `event_names=message` names "
+        'every event `message` (EventSource `onmessage`, htmx `sse-swap="message"`); `format=html` '
+        "sends an escaped HTML fragment of each event as its `data:` (for htmx)."
     ),
     tags=["streams"],
     responses={
@@ -106,7 +113,15 @@ class SSEResponse:
     opt=also_answers(503),
     include_in_schema=True,
 )
-async def stream_sse(state: State, stream_request: NamedDependency[StreamRequest]) -> SSEResponse:
+async def stream_sse(
+    state: State,
+    stream_request: NamedDependency[StreamRequest],
+    event_names: EventNamesParam = "type",
+    format_: FormatParam = "json",
+) -> SSEResponse:
     runtime: Runtime = state.runtime
-    client = runtime.open_client(stream_request.event_filter, stream_request.after, "sse")
-    return SSEResponse(runtime, client)
+    form = SSEForm.of(event_names, format_)
+    client = runtime.open_client(
+        stream_request.event_filter, stream_request.after, "sse", snapshot=stream_request.snapshot
+    )
+    return SSEResponse(runtime, client, form)

@@ -1,4 +1,4 @@
-"""Where a stream starts: Last-Event-ID header, last_event_id, since, or from=earliest|latest.
+"""Where a stream starts: Last-Event-ID header, last_event_id, since, or from=earliest|latest|snapshot.
 
 Resolved against the stream's bounds before the response starts, so a bad or future cursor is a
 400 naming the parameter, not a broken stream.
@@ -40,10 +40,11 @@ async def resolve_start(
     header_cursor: str | None,
     last_event_id: str | None,
     since: str | None,
-    from_: Literal["earliest", "latest"],
+    from_: Literal["earliest", "latest", "snapshot"],
 ) -> StartPosition:
     """The sequence to deliver after. The header wins (an EventSource reconnect), then
-    last_event_id, then since, then from."""
+    last_event_id, then since, then from (`snapshot` starts where `latest` does; the client reads
+    the snapshot first and may move its position up to the snapshot's boundary)."""
     if header_cursor is not None or last_event_id is not None:
         field, source = (
             ("Last-Event-ID", "header") if header_cursor is not None else ("last_event_id", "query")

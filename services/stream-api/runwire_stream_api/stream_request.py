@@ -15,17 +15,22 @@ from runwire_stream_api.start_position import resolve_start
 
 
 class StreamRequest(msgspec.Struct, frozen=True):
-    """A validated stream request: deliver events matching `event_filter` after sequence `after`."""
+    """A validated stream request: deliver events matching `event_filter` after sequence `after`
+    (first, with `snapshot`, the last stored event of each matching aggregate)."""
 
     event_filter: EventFilter
     after: int
+    snapshot: bool = False
 
 
 FromParam = Annotated[
     str,
     QueryParameter(
         name="from",
-        description="Where to start without a cursor: `earliest` (replay all) or `latest` (live only)",
+        description=(
+            "Where to start without a cursor: `earliest` (replay all), `latest` (live only) or "
+            "`snapshot` (the last stored event of each matching aggregate, in stream order, then live)"
+        ),
     ),
 ]
 TypesParam = Annotated[
@@ -63,9 +68,11 @@ async def build_stream_request(
         event_filter = parse_filter(project, types, aggregates)
     except FilterError as exc:
         raise invalid_field(exc.field, exc.message) from exc
-    if from_ not in ("earliest", "latest"):
-        raise invalid_field("from", f"must be `earliest` or `latest`, got {from_!r}")
-    start_from: Literal["earliest", "latest"] = "earliest" if from_ == "earliest" else "latest"
+    if from_ not in ("earliest", "latest", "snapshot"):
+        raise invalid_field("from", f"must be `earliest`, `latest` or `snapshot`, got {from_!r}")
+    start_from: Literal["earliest", "latest", "snapshot"] = (
+        "earliest" if from_ == "earliest" else "snapshot" if from_ == "snapshot" else "latest"
+    )
     start = await resolve_start(
         runtime.store,
         header_cursor=header_cursor,
@@ -73,7 +80,9 @@ async def build_stream_request(
         since=since,
         from_=start_from,
     )
-    return StreamRequest(event_filter, start.after)
+    # A cursor or a time wins over `from` (an EventSource reconnect must not get the snapshot again).
+    snapshot = start_from == "snapshot" and header_cursor is None and last_event_id is None and since is None
+    return StreamRequest(event_filter, start.after, snapshot)
 
 
 async def provide_stream_request(

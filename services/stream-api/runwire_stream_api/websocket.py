@@ -55,7 +55,7 @@ async def stream_ws(
             from_=query.get("from", "latest"),
             header_cursor=socket.headers.get("last-event-id"),
         )
-        client = runtime.open_client(request.event_filter, request.after, "ws")
+        client = runtime.open_client(request.event_filter, request.after, "ws", snapshot=request.snapshot)
     except ProblemError as exc:
         await refuse_upgrade(socket.scope, socket.receive, socket.send, exc)
         return
