@@ -8,12 +8,8 @@ breakdown of a clicked event. The screenshot is kept in test-artifacts/dashboard
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
 from runwire.web.auth import issue_token
 from tests.support.eventually import eventually
-from tests.support.ports import free_port
+from tests.support.stream_api_process import StreamAPIProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,59 +53,14 @@ def chromium() -> Path:
     pytest.skip(reason)
 
 
-class StreamAPIProcess:
-    """`python -m runwire_stream_api` on a fixed port, so that it can be restarted at the same URL."""
-
-    def __init__(self, nats_url: str, log_path: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "RUNWIRE_NATS_URL": nats_url,
-            "RUNWIRE_AUTH_SECRET": SECRET,
-            "RUNWIRE_HTTP_PORT": str(self.port),
-            "RUNWIRE_HEARTBEAT_SECONDS": "1",
-        }
-        self.log = log_path.open("ab")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "runwire_stream_api"], env=self.env, stdout=self.log, stderr=self.log
-        )
-        process = self.process
-        async with httpx.AsyncClient(timeout=1) as http:
-
-            async def ready() -> bool:
-                assert process.poll() is None, f"stream API exited; see {self.log.name}"
-                try:
-                    return (await http.get(self.base + "/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await eventually(ready, timeout=30, failure=lambda: f"stream API not ready; see {self.log.name}")
-
-    async def stop(self) -> None:
-        """SIGTERM, as an orchestrator would: streams get `event: close`, then the process exits."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(self.process.wait, 15) == 0
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
 @pytest.fixture
 async def stream_api(nats_url: str, tmp_path: Path) -> AsyncIterator[StreamAPIProcess]:
-    server = StreamAPIProcess(nats_url, tmp_path / "stream-api.log")
+    server = StreamAPIProcess(nats_url, SECRET, tmp_path / "stream-api.log", RUNWIRE_HEARTBEAT_SECONDS="1")
     await server.start()
     try:
         yield server
     finally:
-        server.kill()
+        server.close()
 
 
 def cloud_event(project: str, n: int, **extra: Any) -> Any:

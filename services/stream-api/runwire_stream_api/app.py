@@ -25,6 +25,8 @@ from runwire.web.serve import add_drain, add_shutdown_hook
 from runwire.web.store_errors import store_error_handlers
 from runwire_stream_api.dashboard_routes import dashboard_router
 from runwire_stream_api.event_trace import event_trace
+from runwire_stream_api.export import EARLIEST_HEADER as EXPORT_RESET_HEADER
+from runwire_stream_api.export import TO_HEADER as EXPORT_TO_HEADER
 from runwire_stream_api.export import export_events
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.http_binding import BINARY_MODE_HEADERS
@@ -55,10 +57,10 @@ def cors(settings: Settings) -> CORSConfig | None:
     return CORSConfig(
         allow_origins=origins,
         allow_credentials="*" not in origins,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         # ce-*: CloudEvents HTTP binary mode (extension attributes beyond runwire's need structured mode).
         allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *BINARY_MODE_HEADERS],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", "Location", EXPORT_TO_HEADER, EXPORT_RESET_HEADER],
         max_age=600,
     )
 
