@@ -6,6 +6,7 @@ same before it starts; both name the service that is not ready, and why.
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +23,9 @@ def not_ready_reason(base_url: str, timeout: float = 1.0) -> str | None:
     except (urllib.error.URLError, OSError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return str(getattr(reason, "strerror", None) or reason)
+    except http.client.HTTPException as exc:
+        # Not an HTTP answer (e.g. a probe of a port nobody listens on yet connected to itself).
+        return f"not an HTTP answer: {type(exc).__name__}"
 
 
 def wait_until_ready(

@@ -35,7 +35,7 @@ MISSED_HEARTBEATS: Final = 2
 # A create unanswered this long most often landed on a node that has just died and that the cluster
 # still counts alive (about 2 s after a kill -9), or no meta leader is elected yet (4-9 s): a few
 # quick tries, then doubling up to a cap (a request unanswered meanwhile is never answered).
-RECREATE_TIMEOUT_SECONDS: Final = 0.5
+RECREATE_TIMEOUT_SECONDS: Final = 0.35
 RECREATE_TIMEOUT_CAP_SECONDS: Final = 2.0
 QUICK_RECREATES: Final = 4
 INACTIVE_THRESHOLD_SECONDS: Final = 60.0
