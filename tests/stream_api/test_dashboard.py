@@ -8,7 +8,6 @@ breakdown of a clicked event. The screenshot is kept in test-artifacts/dashboard
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,20 +21,10 @@ from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
 from runwire.web.auth import issue_token
+from tests.support.browser import CHROMIUM_ARGS, require_chromium
 from tests.support.eventually import eventually
 from tests.support.stream_api_process import StreamAPIProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECRET = "dashboard-test-secret-0123456789abcdef"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -45,12 +34,7 @@ A_DURATION = re.compile(r"^\d+(\.\d+)? (µs|ms|s)$")
 @pytest.fixture
 def chromium() -> Path:
     """Debian's Chromium, or skip (fail when CI says a browser is required) before anything starts."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    reason = f"{CHROMIUM} is missing: install Debian's `chromium` package (.ci/run does)"
-    if os.environ.get("RUNWIRE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"RUNWIRE_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
+    return require_chromium()
 
 
 @pytest.fixture
