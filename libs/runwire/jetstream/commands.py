@@ -21,11 +21,14 @@ from nats.aio.subscription import Subscription
 
 from runwire.contract.envelope import Token
 from runwire.contract.rejections import Rejected
+from runwire.jetstream.availability import is_unavailable
 
 log = logging.getLogger(__name__)
 
 SUBJECT_ROOT: Final = "runwire.cmd"
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
+# The error kind of a command the service could not carry out because the store was away: retryable.
+STORE_UNAVAILABLE_KIND: Final = "store-unavailable"
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -114,9 +117,17 @@ class CommandServer:
             reply = _Reply(error=CommandError(400, "invalid-input", f"malformed JSON ({exc})"))
         except Rejected as exc:
             reply = _Reply(error=CommandError(exc.status, exc.kind, exc.detail, exc.field))
-        except Exception:
-            log.exception("command %s failed", msg.subject)
-            reply = _Reply(error=CommandError(500, "internal", "the service failed to handle this command"))
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("command %s failed", msg.subject)
+                reply = _Reply(
+                    error=CommandError(500, "internal", "the service failed to handle this command")
+                )
+            else:
+                # The store is away (e.g. a leader election): the sender retries (commands are idempotent).
+                log.warning("command %s: store unavailable (%r)", msg.subject, exc)
+                detail = f"the event store is unavailable: {exc}"
+                reply = _Reply(error=CommandError(503, STORE_UNAVAILABLE_KIND, detail))
         if msg.reply:
             try:
                 await msg.respond(_encoder.encode(reply))
@@ -169,6 +180,8 @@ async def send_command(
     except nats.errors.TimeoutError as exc:
         raise CommandUnavailable(f"{subject} timed out after {timeout_seconds}s") from exc
     reply = _reply_decoder.decode(message.data)
+    if reply.error is not None and reply.error.kind == STORE_UNAVAILABLE_KIND:
+        raise CommandUnavailable(f"{subject}: {reply.error.detail}")
     if reply.error is not None:
         raise CommandFailed(reply.error)
     return msgspec.convert(reply.result, result_type)
