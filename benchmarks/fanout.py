@@ -6,7 +6,10 @@
 It starts an embedded nats-server and `python -m runwire_stream_api` (as `make run` does), opens
 lean asyncio SSE readers (raw sockets, regex over the bytes, so the client is not the bottleneck),
 publishes straight to JetStream at a fixed rate, and reports deliveries/s, publish-to-client latency
-(p50/p99/max), server RSS (and per connection), server CPU, and catch-up replay events/s.
+(p50/p99/max), server RSS (and per connection), server CPU (and µs per delivery), and catch-up
+replay events/s. After the fan-out scenarios it runs them again against the bare fan-out reference
+(benchmarks/bare_fanout.py: one consumer, raw socket writes, no features) and prints runwire's CPU
+per delivery as a ratio to it, taken on the same machine at the same moment (`--no-reference` skips).
 Everything runs on 127.0.0.1 and stops by itself.
 """
 
@@ -149,7 +152,9 @@ class System:
             "RUNWIRE_LOG_LEVEL": "warning",
         }
         log = (self.workdir / "stream-api.log").open("wb")
-        if self.server == "granian":  # for comparison only; granian is not a runwire dependency
+        if self.server == "bare":  # the reference: benchmarks/bare_fanout.py, no runwire at all
+            command = [sys.executable, str(Path(__file__).with_name("bare_fanout.py")), str(self.port), url]
+        elif self.server == "granian":  # for comparison only; granian is not a runwire dependency
             (self.workdir / "granian_app.py").write_text(GRANIAN_APP)
             command = [
                 str(Path(sys.executable).parent / "granian"),
@@ -240,7 +245,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def fanout(system: System, clients: int, rate: float, seconds: float, label: str) -> None:
+async def fanout(system: System, clients: int, rate: float, seconds: float, label: str) -> float:
+    """Run one fan-out scenario, print its figures, and return the server's CPU µs per delivery."""
     project = f"bench-{uuid.uuid4().hex[:8]}"
     readers = await open_readers(system, project, clients)
     rss_connected = rss_mib(system.pid)
@@ -264,11 +270,13 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
         f"{label}: {clients} clients, {rate:g} events/s for {seconds:g}s -> "
         f"{delivered}/{expected} delivered, {delivered / elapsed:,.0f} deliveries/s; "
         f"latency ms p50 {percentile(latencies, 0.5):.1f} p99 {percentile(latencies, 0.99):.1f} "
-        f"max {max(latencies, default=float('nan')):.1f}; server CPU {cpu / elapsed * 100:.0f}%; "
+        f"max {max(latencies, default=float('nan')):.1f}; server CPU {cpu / elapsed * 100:.0f}% "
+        f"({cpu / max(delivered, 1) * 1e6:.1f} µs per delivery); "
         f"server RSS {rss_connected:.0f} MiB with the clients connected; the server's own view "
         f"(publish to socket write, last 10 s): {server}"
     )
     await asyncio.sleep(1)
+    return cpu / max(delivered, 1) * 1e6
 
 
 async def server_latency(system: System, project: str) -> str:
@@ -333,6 +341,21 @@ async def replay(system: System, events: int) -> None:
     )
 
 
+async def reference(workdir: Path, args: argparse.Namespace, costs: dict[str, float]) -> None:
+    """The same fan-out scenarios against the bare reference (bare_fanout.py), now, on this machine:
+    runwire's CPU per delivery as a ratio to it."""
+    bare = System(workdir / "reference", "bare")
+    (workdir / "reference").mkdir()
+    await bare.start()
+    try:
+        rates = {"throughput": args.rate, "latency": args.latency_rate}
+        for label, cost in costs.items():
+            base = await fanout(bare, args.clients, rates[label], args.seconds, f"reference {label}")
+            print(f"{label}: runwire {cost:.1f} µs per delivery = {cost / base:.2f}x the bare reference")
+    finally:
+        bare.stop()
+
+
 async def main(args: argparse.Namespace) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -343,10 +366,19 @@ async def main(args: argparse.Namespace) -> None:
             print(
                 f"stream API on {args.server}: pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB"
             )
+            costs: dict[str, float] = {}
             if args.scenario in ("all", "throughput"):
-                await fanout(system, args.clients, args.rate, args.seconds, "throughput")
+                costs["throughput"] = await fanout(
+                    system, args.clients, args.rate, args.seconds, "throughput"
+                )
             if args.scenario in ("all", "latency"):
-                await fanout(system, args.clients, args.latency_rate, args.seconds, "latency")
+                costs["latency"] = await fanout(
+                    system, args.clients, args.latency_rate, args.seconds, "latency"
+                )
+            if costs and args.reference and args.server != "bare":
+                await reference(Path(tmp), args, costs)
+            if args.server == "bare":
+                return
             if args.scenario in ("all", "replay"):
                 await replay(system, args.replay)
             if args.scenario in ("all", "idle"):
@@ -370,8 +402,14 @@ if __name__ == "__main__":
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument(
         "--server",
-        choices=["uvicorn", "granian"],
+        choices=["uvicorn", "granian", "bare"],
         default="uvicorn",
-        help="ASGI server (granian only to compare: `uv pip install granian` first)",
+        help="ASGI server (granian to compare: `uv pip install granian` first); bare: only the reference",
+    )
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the bare fan-out reference run after the fan-out scenarios",
     )
     uvloop.run(main(parser.parse_args()))
