@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar
 
@@ -74,7 +74,7 @@ class ProcessManager(Generic[S, E]):
 
     created_type: ClassVar[str]
     """The event type that starts an aggregate's life: each one is a unit of work in the queue."""
-    terminal_types: ClassVar[Iterable[str]]
+    terminal_types: ClassVar[Collection[str]]
     """The event types that end it (an aggregate whose last event is one needs no driver)."""
     aggregate_types: ClassVar[str]
     """The type pattern of every event of the service's aggregates (followed to see other replicas'
@@ -166,7 +166,7 @@ class ProcessManager(Generic[S, E]):
         """Whether the aggregate's last event ends it: told in one request, so that a backlog of
         finished work (the first start over a long history) is acknowledged without loading each."""
         last = await self.app.repository.store.last_event(aggregate_filter(project, aggregate))
-        return last is not None and last.type in set(self.terminal_types)
+        return last is not None and last.type in self.terminal_types
 
     def _lost(self, project: str, aggregate: str) -> None:
         """The lease could not be renewed: stop this aggregate's work here (another replica goes on)."""

@@ -140,14 +140,7 @@ async def export_events(
     last_event_id_header: HeaderCursorParam = None,
 ) -> Stream:
     runtime: Runtime = state.runtime
-    if runtime.shutting_down:
-        raise ProblemError(
-            503,
-            "server is shutting down; retry",
-            kind="unavailable",
-            title="Service Unavailable",
-            headers={"Retry-After": "1"},
-        )
+    runtime.refuse_when_stopping()
     if from_ not in ("earliest", "latest"):
         raise invalid_field("from", f"must be `earliest` or `latest`, got {from_!r}")
     request = await build_stream_request(

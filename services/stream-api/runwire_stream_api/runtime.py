@@ -41,12 +41,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.metrics.on_scrape(self._collect)
 
-    def open_client(
-        self, event_filter: EventFilter, after: int, transport: str, *, snapshot: bool = False
-    ) -> ClientStream:
-        """A new stream client, or 503 + Retry-After when the instance is full or stopping."""
+    def refuse_when_stopping(self) -> None:
+        """503 + Retry-After once SIGTERM began: new streams and exports go to another instance."""
         if self.shutting_down:
-            self.metrics.connections_refused.labels("shutdown").inc()
             raise ProblemError(
                 503,
                 "server is shutting down; reconnect",
@@ -54,6 +51,14 @@ class Runtime:
                 title="Service Unavailable",
                 headers={"Retry-After": "1"},
             )
+
+    def open_client(
+        self, event_filter: EventFilter, after: int, transport: str, *, snapshot: bool = False
+    ) -> ClientStream:
+        """A new stream client, or 503 + Retry-After when the instance is full or stopping."""
+        if self.shutting_down:
+            self.metrics.connections_refused.labels("shutdown").inc()
+        self.refuse_when_stopping()
         if len(self.clients) >= self.settings.max_connections:
             self.metrics.connections_refused.labels("limit").inc()
             raise ProblemError(
