@@ -183,7 +183,19 @@ async def completed_once(
     events = await project_events(system, project)
     assert repeated(events) == []
     assert Counter(event.type for _, event in events)["workflow.run.completed"] == len(runs)
+    assert_no_crash(system)
     return events
+
+
+def assert_no_crash(system: RunningSystem) -> None:
+    """Whatever the faults so far did, no service logged a crashed task or an unexpected error
+    (checked after every scenario, so it holds whichever scenarios run and in what order)."""
+    bad = [
+        line
+        for line in system.log().splitlines()
+        if "Traceback" in line or " crashed" in line or ("ERROR" in line and "killed" not in line)
+    ]
+    assert bad == [], "\n".join(bad[:20])
 
 
 def kill(system: RunningSystem, child: str) -> float:
@@ -310,13 +322,4 @@ async def test_make_demo_completes_across_a_kill_of_the_stream_leader(
     lines = output.decode().splitlines()
     assert demo.returncode == 0, "\n".join(lines)
     assert lines[-1].startswith("project=demo-")
-
-
-def test_the_cluster_log_holds_no_crash(cluster: RunningSystem) -> None:
-    """Whatever the faults above did, no service logged a crashed task or an unexpected error."""
-    bad = [
-        line
-        for line in cluster.log().splitlines()
-        if "Traceback" in line or " crashed" in line or ("ERROR" in line and "killed" not in line)
-    ]
-    assert bad == [], "\n".join(bad[:20])
+    assert_no_crash(cluster)
