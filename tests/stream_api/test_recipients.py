@@ -20,8 +20,9 @@ class Inbox:
         self.event_filter = event_filter
         self.offered: list[int] = []
 
-    def offer(self, frame: Frame) -> None:
+    def offer(self, frame: Frame, now: float) -> bool:
         self.offered.append(frame.seq)
+        return False
 
 
 def test_match_returns_a_subscriber_with_overlapping_patterns_once() -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 from litestar import Litestar
 
+from runwire.web.response_socket import HttpProtocol
 from runwire.web.serve import WebSocketProtocol, run_shutdown_hooks
 from tests.support.eventually import eventually
 
@@ -22,12 +23,17 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Litestar, port: int = 0) -> AsyncIterator[str]:
-    """Run `app` under uvicorn on 127.0.0.1 and a free port (or `port`, to restart); yields its base URL."""
+async def serving(app: Litestar, port: int = 0, *, direct_writes: bool = True) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on 127.0.0.1 and a free port (or `port`, to restart); yields its base URL.
+
+    With runwire's HTTP protocol, as `runwire.web.serve` runs it, unless `direct_writes` is False
+    (then plain httptools: responses have no `ResponseSocket` and stream over ASGI `send` only).
+    """
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
+        http=HttpProtocol if direct_writes else "httptools",
         lifespan="on",
         log_level="warning",
         access_log=False,

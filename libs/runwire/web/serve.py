@@ -23,6 +23,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from runwire.ops import redaction
 from runwire.ops.settings import Settings
+from runwire.web.response_socket import HttpProtocol
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def serve(app: Litestar, settings: Settings, port: int) -> None:
         host=settings.http_host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=HttpProtocol,
         ws=WebSocketProtocol,
         lifespan="on",
         log_level=settings.log_level,

@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections import deque
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 from runwire.contract.filters import EventFilter
 from runwire.jetstream.event_store import EventStore
@@ -60,6 +59,18 @@ class Reset(NamedTuple):
 Item = list[Frame] | Reset | Control
 
 
+class DirectWriter(Protocol):
+    """A transport's way to write to an idle live client's socket from the fan-out, with no task
+    wake-up per event (SSE over uvicorn: sse.SSESocket). Only while `writable`."""
+
+    @property
+    def writable(self) -> bool: ...
+
+    def write_frame(self, frame: Frame) -> None: ...
+
+    def write_heartbeat(self) -> None: ...
+
+
 class Phase(enum.Enum):
     """Where a client stream is in its life (see the module docstring)."""
 
@@ -98,11 +109,12 @@ class ClientStream:
         self._position = after
         self._snapshot = snapshot  # from=snapshot: the last event of each aggregate comes first
         self._on_catch_up = on_catch_up
-        self._queue: deque[Frame] = deque()
+        self._queue: list[Frame] = []  # a list: an empty deque costs 600 bytes per client
         self._queue_limit = queue_limit
         self._waiter: asyncio.Future[None] | None = None
         self._heartbeat_due = False
         self._last_sent = 0.0
+        self._direct: DirectWriter | None = None
 
     @property
     def phase(self) -> Phase:
@@ -122,10 +134,33 @@ class ClientStream:
     def queued(self) -> int:
         return len(self._queue)
 
+    def write_directly(self, writer: DirectWriter) -> None:
+        """Let the fan-out and the heartbeat ticker write to this client's socket while it is idle."""
+        self._direct = writer
+
     # ------------------------------------------------------------------ called by the fan-out
 
-    def offer(self, frame: Frame) -> None:
-        """Hand over a live event (never blocks): queue it, or leave the fan-out if the queue is full."""
+    def offer(self, frame: Frame, now: float) -> bool:
+        """Hand over a live event (never blocks); True if it was written to the socket now.
+
+        An idle live client (its task asleep, nothing queued, so nothing of its own in flight)
+        whose socket takes the bytes gets them written here, in order; otherwise the event is
+        queued for its task, or the client leaves the fan-out if its queue is full.
+        """
+        direct = self._direct
+        if (
+            direct is not None
+            and self._waiter is not None
+            and self._phase is Phase.LIVE
+            and not self._queue
+            and direct.writable
+        ):
+            if frame.seq <= self._position:
+                return False
+            direct.write_frame(frame)
+            self._position = frame.seq
+            self._last_sent = now
+            return True
         if len(self._queue) >= self._queue_limit:
             if self._phase in _FED:
                 self._phase = Phase.BEHIND  # the queued events go out first, then a catch-up
@@ -133,6 +168,7 @@ class ClientStream:
         else:
             self._queue.append(frame)
         self._notify()
+        return False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,8 +217,14 @@ class ClientStream:
     # ------------------------------------------------------------------ the item stream
 
     def heartbeat_if_idle(self, now: float, interval: float) -> None:
-        """Called by the instance's heartbeat ticker: wake an idle live client to send a heartbeat."""
+        """Called by the instance's heartbeat ticker: an idle live client gets a heartbeat, written
+        here when its socket takes it, else by its task."""
         if self._phase is Phase.LIVE and not self._queue and now - self._last_sent >= interval:
+            direct = self._direct
+            if direct is not None and self._waiter is not None and direct.writable:
+                direct.write_heartbeat()
+                self._last_sent = now
+                return
             self._heartbeat_due = True
             self._notify()
 
@@ -248,16 +290,12 @@ class ClientStream:
     def _drain(self, budget: int | None) -> list[Frame]:
         """Queued events above the position (at most `budget`); the rest stay queued."""
         position = self._position
-        if budget is None:
-            queue, self._queue = self._queue, deque()
-            batch = [frame for frame in queue if frame.seq > position]
+        queue = self._queue
+        if budget is None or len(queue) <= budget:
+            self._queue = []
         else:
-            queue = self._queue
-            batch = []
-            while queue and len(batch) < budget:
-                frame = queue.popleft()
-                if frame.seq > position:
-                    batch.append(frame)
+            queue, self._queue = queue[:budget], queue[budget:]
+        batch = [frame for frame in queue if frame.seq > position]
         if batch:
             self._position = batch[-1].seq
         return batch

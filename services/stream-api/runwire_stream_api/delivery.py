@@ -56,19 +56,59 @@ class DeliveryRecorder:
                     self._process_span(record, started_ns, now)
 
     def _process_span(self, record: DeliveryRecord, started_ns: int, ended_ns: int) -> None:
+        process_span(self._telemetry, record, self._transport, started_ns, ended_ns)
+
+
+class DirectDeliveries:
+    """Deliveries the fan-out wrote to idle clients' sockets itself (ClientStream.offer): counted,
+    timed and traced once per event for all its recipients, which were written within microseconds."""
+
+    __slots__ = ("_count", "_latency", "_telemetry", "_transport", "_undelivered")
+
+    def __init__(
+        self,
+        latency: LatencyRecorder,
+        telemetry: Telemetry,
+        counts: dict[str, Tally],
+        undelivered: dict[int, DeliveryRecord],
+        transport: str,
+    ) -> None:
+        self._latency = latency
+        self._telemetry = telemetry
+        self._count = counts[transport]
+        self._undelivered = undelivered
+        self._transport = transport
+
+    def record(self, record: DeliveryRecord, recipients: int, started_ns: int) -> None:
+        """`recipients` clients were written the event of `record`; the writes began at `started_ns`."""
+        now = time.time_ns()
         frame = record.frame
-        span = self._telemetry.tracer.start_span(
-            f"process events.{frame.project}.{frame.aggregate}.{frame.type}",
-            context=record.trace_context,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.operation.type": "process",
-                "messaging.operation.name": "deliver",
-                "messaging.message.id": record.event_id,
-                "runwire.transport": self._transport,
-                "runwire.contract.cursor": str(frame.seq),
-            },
-            start_time=started_ns,
-        )
-        span.end(ended_ns)
+        self._count.value += recipients
+        latency = self._latency
+        latency.delivered_to(latency.series(self._transport, frame.project), frame, now, recipients)
+        if self._undelivered.pop(frame.seq, None) is not None:
+            record.first_delivered_ns = now
+            if record.trace_context is not None:
+                process_span(self._telemetry, record, self._transport, started_ns, now)
+
+
+def process_span(
+    telemetry: Telemetry, record: DeliveryRecord, transport: str, started_ns: int, ended_ns: int
+) -> None:
+    """The event's one sampled `process` span: its first socket write, child of the fan-out span."""
+    frame = record.frame
+    span = telemetry.tracer.start_span(
+        f"process events.{frame.project}.{frame.aggregate}.{frame.type}",
+        context=record.trace_context,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "deliver",
+            "messaging.message.id": record.event_id,
+            "runwire.transport": transport,
+            "runwire.contract.cursor": str(frame.seq),
+        },
+        start_time=started_ns,
+    )
+    span.end(ended_ns)

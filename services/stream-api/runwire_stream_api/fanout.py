@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind
 from runwire.jetstream.event_store import EventStore
 from runwire.jetstream.stream_reader import StoredMessage
 from runwire.ops.telemetry import Telemetry, context_from
+from runwire_stream_api.delivery import DirectDeliveries
 from runwire_stream_api.delivery_record import DeliveryRecord
 from runwire_stream_api.frames import Frame, single_line_json
 from runwire_stream_api.index import Subscriber, SubscriptionIndex
@@ -52,6 +53,7 @@ class Hub:
         self.recent: OrderedDict[int, DeliveryRecord] = OrderedDict()
         self.undelivered: dict[int, DeliveryRecord] = {}  # recent records not yet written anywhere
         self.verdicts = Verdicts(metrics)
+        self.sse_written = DirectDeliveries(latency, telemetry, metrics.deliveries, self.undelivered, "sse")
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -94,6 +96,7 @@ class Hub:
 
     def _dispatch(self, batch: list[StoredMessage]) -> None:
         received_ns = time.time_ns()
+        now = asyncio.get_running_loop().time()
         match = self.index.match
         for message in batch:
             seq = message.seq
@@ -107,9 +110,14 @@ class Hub:
                 record.recipients = len(subscribers)
                 if self.telemetry.enabled:
                     self._trace(record, message)
+                written = 0
+                started_ns = time.time_ns()
                 for subscriber in subscribers:
-                    subscriber.offer(frame)
+                    if subscriber.offer(frame, now):
+                        written += 1
                 self._remember(record)
+                if written:
+                    self.sse_written.record(record, written, started_ns)
             self.position = seq
 
     def _record(self, message: StoredMessage, received_ns: int) -> DeliveryRecord | None:

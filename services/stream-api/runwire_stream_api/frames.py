@@ -43,6 +43,7 @@ class Frame:
     __slots__ = (
         "_item",
         "_sse",
+        "_sse_chunk",
         "_ws",
         "aggregate",
         "data",
@@ -74,6 +75,7 @@ class Frame:
         self.published_ns = stored_ns if published_ns is None else published_ns
         """The event's own `time` where it was decoded (the live tail), else its store time."""
         self._sse: bytes | None = None
+        self._sse_chunk: bytes | None = None
         self._item: bytes | None = None
         self._ws: str | None = None
         self.sse_forms: dict[int, bytes] | None = None
@@ -89,6 +91,14 @@ class Frame:
         if self._sse is None:
             self._sse = b"id: %d\nevent: %s\ndata: %s\n\n" % (self.seq, self.type.encode(), self.data)
         return self._sse
+
+    @property
+    def sse_chunk(self) -> bytes:
+        """`sse` as one HTTP/1.1 chunk: what the fan-out writes straight to each idle client's socket."""
+        if self._sse_chunk is None:
+            sse = self.sse
+            self._sse_chunk = b"%x\r\n%s\r\n" % (len(sse), sse)
+        return self._sse_chunk
 
     @property
     def item(self) -> bytes:

@@ -15,11 +15,12 @@ from runwire_stream_api.frames import Frame
 
 
 class Subscriber(Protocol):
-    """What the fan-out needs of a client: its filter and a non-blocking hand-over."""
+    """What the fan-out needs of a client: its filter and a non-blocking hand-over, which says
+    whether it wrote the event to the client's socket itself (see ClientStream.offer)."""
 
     event_filter: EventFilter
 
-    def offer(self, frame: Frame) -> None: ...
+    def offer(self, frame: Frame, now: float) -> bool: ...
 
 
 class _TypeIndex:

@@ -71,10 +71,10 @@ class LatencyWindow:
             slot.max = 0.0
         return slot
 
-    def add(self, index: int, value: float, second: int) -> None:
+    def add(self, index: int, value: float, second: int, count: int = 1) -> None:
         slot = self._slot(second)
-        slot.buckets[index] += 1
-        slot.count += 1
+        slot.buckets[index] += count
+        slot.count += count
         if value > slot.max:
             slot.max = value
 
@@ -164,6 +164,20 @@ class LatencyRecorder(Collector):
             window_add(index, value, second)
             if otel is not None:
                 otel.record(value, series.attributes)
+
+    def delivered_to(self, series: _Series, frame: Frame, now_ns: int, recipients: int) -> None:
+        """Record one live event written to `recipients` sockets at `now_ns` (by the fan-out).
+
+        OpenTelemetry's histogram takes one observation per call and no weight: it gets one per
+        event here (the value every recipient saw), the Prometheus series one per delivery."""
+        value = max(0.0, (now_ns - frame.published_ns) / 1e9)
+        index = bisect.bisect_left(_BOUNDS, value)
+        series.buckets[index] += recipients
+        series.count += recipients
+        series.total += value * recipients
+        self.window.add(index, value, now_ns // 1_000_000_000, recipients)
+        if self._otel_delivery is not None:
+            self._otel_delivery.record(value, series.attributes)
 
     def received(self, published_ns: int, received_ns: int) -> None:
         """Record the live consumer's receipt of one event."""

@@ -20,11 +20,13 @@ from litestar.types import Receive, Scope, Send
 
 from runwire.web.auth import project_guard
 from runwire.web.openapi import also_answers
+from runwire.web.response_socket import response_socket_of
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
 from runwire_stream_api.openapi_docs import SSE_FRAMES
 from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.sse_connection import SSEConnection
 from runwire_stream_api.sse_forms import EventNamesParam, FormatParam, SSEForm, encode
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
 
@@ -36,7 +38,11 @@ SSE_HEADERS: Final = [
 
 
 class SSEResponse:
-    """Streams one client's items as SSE frames until it disconnects or the server stops."""
+    """Streams one client's items as SSE frames until it disconnects or the server stops.
+
+    Over uvicorn (runwire.web.serve) the connection is detached after the head and the stream goes
+    on in an `SSEConnection` (sse_connection.py); elsewhere it streams over ASGI `send`.
+    """
 
     def __init__(self, runtime: Runtime, client: ClientStream, form: SSEForm = SSEForm.TYPED_JSON) -> None:
         self.runtime = runtime
@@ -44,6 +50,23 @@ class SSEResponse:
         self.form = form
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = self.client
+        socket = response_socket_of(scope)
+        if socket is not None:
+            try:
+                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+                await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
+            except BaseException:
+                self.runtime.release(client)
+                raise
+            if socket.lost:
+                self.runtime.release(client)
+                return
+            SSEConnection(self.runtime, client, socket, self.form).start()
+            return
+        await self._over_asgi(receive, send)
+
+    async def _over_asgi(self, receive: Receive, send: Send) -> None:
         client = self.client
         listener = asyncio.create_task(self._listen(receive))
         items = client.items()

@@ -1,0 +1,377 @@
+"""Many idle SSE connections on one host: memory, heartbeat CPU and one event's fan-out to all of them.
+
+    .venv/bin/python -m benchmarks.connections                       # 100,000 connections
+    .venv/bin/python -m benchmarks.connections --connections 20000 --workers 2
+
+Starts an embedded nats-server and `python -m runwire_stream_api` with RUNWIRE_STREAM_WORKERS
+workers (by default enough that none holds more than 18,000 connections: a process may open at most
+as many files as its hard limit allows, 20,000 on the machine this was written on), then client
+processes, each opening its share of SSE connections from its own loopback source address
+(127.0.0.10, .11, ...: one address has about 28,000 ephemeral ports towards one server port). It
+reports the stream API's memory summed over its processes (RSS, and PSS, which counts the pages the
+workers share since their fork once), the CPU the heartbeats cost at the default 15 s interval
+while every connection idles, and how long one event takes to reach every connection. The bare
+fan-out reference (bare_fanout.py) holds `--reference-connections` connections in the same run,
+for its memory per connection. Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import nats
+import uvloop
+
+from runwire.contract.envelope import encode_event, new_event
+from runwire.jetstream.embedded_nats import EmbeddedNats
+from runwire.jetstream.event_store import EventStore, StreamSettings
+from runwire.web.auth import issue_token
+
+SECRET = "benchmark-secret-0123456789abcdef"
+PER_PROCESS = 18_000
+HEARTBEAT = b": heartbeat"
+
+
+# ---------------------------------------------------------------------------- the client processes
+
+
+class Client(asyncio.Protocol):
+    """One SSE connection: counts heartbeats and events; nothing else is kept."""
+
+    __slots__ = ("connected", "events", "heartbeats", "lost", "ready", "tail")
+
+    def __init__(self, ready: asyncio.Future[None]) -> None:
+        self.ready = ready
+        self.connected = False
+        self.lost = False
+        self.heartbeats = 0
+        self.events = 0
+        self.tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        joined = self.tail + data  # a marker may be split between two reads
+        self.tail = joined[-16:]
+        if not self.connected and b"\r\n\r\n" in joined:  # the response head: the stream began
+            self.connected = True
+            if not self.ready.done():
+                self.ready.set_result(None)
+        tail = joined[: len(joined) - len(data)]
+        self.heartbeats += joined.count(HEARTBEAT) - tail.count(HEARTBEAT)
+        self.events += joined.count(b"\nid: ") - tail.count(b"\nid: ")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before the stream began"))
+
+
+async def run_clients(port: int, source: str, count: int, path: str, token: str) -> None:
+    """Open `count` connections from `source`, then print a status line every second."""
+    loop = asyncio.get_running_loop()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    ).encode()
+    clients: list[Client] = []
+    gate = asyncio.Semaphore(200)
+    failed = 0
+
+    async def one() -> None:
+        nonlocal failed
+        async with gate:
+            for attempt in range(5):
+                ready: asyncio.Future[None] = loop.create_future()
+                try:
+                    transport, client = await loop.create_connection(
+                        lambda ready=ready: Client(ready),  # type: ignore[misc]
+                        "127.0.0.1",
+                        port,
+                        local_addr=(source, 0),
+                    )
+                    transport.write(request)
+                    await asyncio.wait_for(ready, 60)
+                    clients.append(client)
+                    return
+                except (OSError, ConnectionError, TimeoutError):
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            failed += 1
+
+    async def report() -> None:
+        while True:
+            alive = [c for c in clients if not c.lost]
+            status = {
+                "connected": len(alive),
+                "failed": failed,
+                "heartbeats": sum(c.heartbeats for c in alive),
+                "without_heartbeat": sum(1 for c in alive if c.heartbeats == 0),
+                "events": sum(c.events for c in alive),
+            }
+            print(json.dumps(status), flush=True)
+            await asyncio.sleep(1)
+
+    reporter = asyncio.create_task(report())
+    await asyncio.gather(*(one() for _ in range(count)))
+    await reporter
+
+
+# ---------------------------------------------------------------------------- the coordinator
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the stream API's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += process_tree(int(child))
+    return found
+
+
+def memory_mib(pids: list[int]) -> tuple[float, float]:
+    """(RSS, PSS) summed over `pids`, in MiB."""
+    rss = pss = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1])
+    return rss / 1024, pss / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """The stream API (or the bare reference) on an embedded nats-server."""
+
+    def __init__(self, workdir: Path, workers: int, connections: int, bare: bool) -> None:
+        self.nats = EmbeddedNats(workdir / "nats")
+        self.port = free_port()
+        self.workers = workers
+        self.connections = connections
+        self.bare = bare
+        self.log = workdir / ("bare.log" if bare else "stream-api.log")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        url = self.nats.start()
+        nc = await nats.connect(url)
+        await EventStore(nc).ensure_stream(StreamSettings())
+        await nc.close()
+        env = {
+            **os.environ,
+            "RUNWIRE_NATS_URL": url,
+            "RUNWIRE_AUTH_SECRET": SECRET,
+            "RUNWIRE_HTTP_PORT": str(self.port),
+            "RUNWIRE_MAX_CONNECTIONS": str(self.connections + 1000),
+            "RUNWIRE_STREAM_WORKERS": str(self.workers),
+            "RUNWIRE_LOG_LEVEL": "warning",
+        }
+        if self.bare:
+            command = [sys.executable, str(Path(__file__).with_name("bare_fanout.py")), str(self.port), url]
+        else:
+            command = [sys.executable, "-m", "runwire_stream_api"]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.write(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                status = await reader.readline()
+                writer.close()
+                if status.startswith(b"HTTP/1.1 200"):
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"server did not start; see {self.log}")
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return process_tree(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.nats.stop()
+
+
+class Clients:
+    """The client processes and their latest status lines."""
+
+    def __init__(self) -> None:
+        self.processes: list[asyncio.subprocess.Process] = []
+        self.status: list[dict[str, int]] = []
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def open(self, port: int, connections: int, project: str) -> None:
+        token = issue_token(SECRET, "bench", [project])
+        path = f"/v1/projects/{project}/events/stream"
+        count = math.ceil(connections / PER_PROCESS)
+        for index in range(count):
+            share = connections // count + (1 if index < connections % count else 0)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "benchmarks.connections",
+                "--client",
+                *("--port", str(port), "--source", f"127.0.0.{10 + index}", "--count", str(share)),
+                *("--path", path, "--token", token),
+                stdout=asyncio.subprocess.PIPE,
+                cwd=Path(__file__).parent.parent,
+            )
+            self.processes.append(process)
+            self.status.append(
+                {"connected": 0, "failed": 0, "heartbeats": 0, "without_heartbeat": 0, "events": 0}
+            )
+            self._readers.append(asyncio.create_task(self._read(index, process)))
+
+    async def _read(self, index: int, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            self.status[index] = json.loads(line)
+
+    def total(self, key: str) -> int:
+        return sum(status[key] for status in self.status)
+
+    async def wait_for(self, key: str, value: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.total(key) >= value:
+                return True
+            if (
+                self.total("failed")
+                and self.total("connected") + self.total("failed") >= value
+                and key == "connected"
+            ):
+                return False
+            await asyncio.sleep(0.5)
+        return False
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.cancel()
+        for process in self.processes:
+            if process.returncode is None:
+                process.kill()
+
+
+async def hold(workdir: Path, connections: int, workers: int, bare: bool, idle_seconds: float) -> None:
+    """Open `connections` to one server, measure it, and print one line."""
+    label = "bare reference" if bare else f"runwire ({workers} worker{'s' * (workers > 1)})"
+    server = Server(workdir, workers, connections, bare)
+    await server.start()
+    clients = Clients()
+    try:
+        await asyncio.sleep(1)
+        rss_before, pss_before = memory_mib(server.pids())
+        project = f"conn-{uuid.uuid4().hex[:8]}"
+        started = time.monotonic()
+        await clients.open(server.port, connections, project)
+        if not await clients.wait_for("connected", connections, 900):
+            print(
+                f"{label}: only {clients.total('connected')}/{connections} connected "
+                f"({clients.total('failed')} failed); see {server.log}"
+            )
+            return
+        opened = time.monotonic() - started
+        await asyncio.sleep(2)
+        pids = server.pids()
+        rss, pss = memory_mib(pids)
+        line = (
+            f"{label}: {connections:,} SSE connections open in {opened:.0f}s; server RSS {rss:,.0f} MiB "
+            f"(PSS {pss:,.0f} MiB) over {len(pids)} process(es), {rss_before:.0f}/{pss_before:.0f} MiB "
+            f"before: {(pss - pss_before) * 1024 / connections:.1f} KiB PSS per connection"
+        )
+        if not bare:
+            heartbeats_before = clients.total("heartbeats")
+            cpu_before = cpu_seconds(pids)
+            await asyncio.sleep(idle_seconds)
+            cpu = cpu_seconds(pids) - cpu_before
+            heartbeats = clients.total("heartbeats") - heartbeats_before
+            line += (
+                f"; idle {idle_seconds:.0f}s: {heartbeats:,} heartbeats, "
+                f"server CPU {cpu / idle_seconds * 100:.1f}% of a core, "
+                f"{clients.total('without_heartbeat')} connections without any heartbeat"
+            )
+            fanned = await fan_out_one(server, clients, project, connections)
+            line += f"; one event to all {connections:,}: {fanned}"
+        print(line, flush=True)
+    finally:
+        clients.close()
+        server.stop()
+
+
+async def fan_out_one(server: Server, clients: Clients, project: str, connections: int) -> str:
+    """Publish one event and time its arrival at every connection."""
+    nc = await nats.connect(server.nats.url)
+    event = new_event(type="bench.tick", project=project, source="/bench", subject="c", data={"i": 0})
+    started = time.monotonic()
+    await nc.request(f"events.{project}.c.bench.tick", encode_event(event), timeout=5)
+    await nc.close()
+    if await clients.wait_for("events", connections, 120):
+        return f"{time.monotonic() - started:.2f}s (client status lines come once a second)"
+    return f"only {clients.total('events'):,} arrived"
+
+
+async def main(args: argparse.Namespace) -> None:
+    workers = args.workers or math.ceil(args.connections / PER_PROCESS)
+    with tempfile.TemporaryDirectory(prefix="runwire-connections-") as workdir:
+        await hold(Path(workdir) / "runwire", args.connections, workers, False, args.idle_seconds)
+        if args.reference_connections:
+            await hold(Path(workdir) / "bare", args.reference_connections, 1, True, args.idle_seconds)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connections", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=0, help="stream API workers (default: 1 per 18,000)")
+    parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle window for the heartbeat CPU")
+    parser.add_argument(
+        "--reference-connections", type=int, default=15_000, help="0 skips the bare reference"
+    )
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.client:
+        uvloop.run(
+            run_clients(arguments.port, arguments.source, arguments.count, arguments.path, arguments.token)
+        )
+    else:
+        uvloop.run(main(arguments))
