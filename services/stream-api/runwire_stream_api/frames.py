@@ -11,7 +11,6 @@ from typing import Final
 import msgspec
 
 from runwire.contract.cursor import format_cursor
-from runwire.contract.subjects import parse_unchecked
 from runwire.jetstream.stream_reader import StoredMessage
 
 HEARTBEAT: Final = b": heartbeat\n\n"
@@ -26,8 +25,9 @@ def single_line_json(data: bytes) -> bytes:
 
     In valid JSON a raw CR or LF can only be whitespace between tokens (inside strings they are
     escaped), so replacing them with spaces keeps the producer's bytes otherwise untouched.
+    (`10 in data` is a memchr; `b"\n" in data` a substring search several times slower.)
     """
-    if b"\n" in data or b"\r" in data:
+    if 10 in data or 13 in data:
         return data.replace(b"\r", b" ").replace(b"\n", b" ")
     return data
 
@@ -105,17 +105,21 @@ class Frame:
         return self._ws
 
 
-def stored_frame(message: StoredMessage) -> Frame:
-    """The frame of a servable stored message (its subject is `events.<p>.<a>.<type>`)."""
-    subject = parse_unchecked(message.subject)
-    return Frame(
-        message.seq,
-        subject.project,
-        subject.aggregate,
-        subject.type,
-        single_line_json(message.data),
-        message.stored_ns,
-    )
+def stored_frames(messages: list[StoredMessage]) -> list[Frame]:
+    """The frames of servable stored messages (subjects `events.<p>.<a>.<type>`), in one pass: the
+    replay and catch-up hot path, so each subject is split once per batch (a read is mostly a few
+    aggregates) and `single_line_json` is inlined."""
+    parsed: dict[str, list[str]] = {}
+    frames: list[Frame] = []
+    append = frames.append
+    for seq, subject, data, _, stored_ns in messages:
+        parts = parsed.get(subject)
+        if parts is None:
+            parts = parsed[subject] = subject.split(".", 3)
+        if 10 in data or 13 in data:
+            data = data.replace(b"\r", b" ").replace(b"\n", b" ")
+        append(Frame(seq, parts[1], parts[2], parts[3], data, stored_ns))
+    return frames
 
 
 def sse_reset(earliest: int, requested: int) -> bytes:
