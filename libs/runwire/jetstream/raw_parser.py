@@ -30,9 +30,6 @@ RawMessage = tuple[bytes, bytes, bytes, bytes | None]
 # message (JetStream flow control), or None.
 RawHandler = Callable[[list[RawMessage]], list[str] | None]
 
-_HMSG: Final = b"HMSG "
-_MSG: Final = b"MSG "
-_CRLF: Final = b"\r\n"
 
 
 def parser_is_known() -> bool:
@@ -98,63 +95,54 @@ class RawParser(nats_parser.Parser):
             raise ProtocolError("nats: malformed MSG") from exc
 
     async def _parse(self, data: bytes) -> None:
-        nc = self.nc
         handlers = self.handlers
-        payload_headers = self.payload_headers
         resets = self._resets
         find = data.find
-        startswith = data.startswith
         size = len(data)
         pos = 0
         run: list[RawMessage] = []
+        append = run.append
         run_sid = b""
         run_handler: RawHandler | None = None
-        in_bytes = 0
-        hand_over = False  # a message line not as nats-server writes it: nats-py's parser decides
+        run_headers = False
+        run_start = 0
         while pos < size:
-            if startswith(_HMSG, pos):
-                eol = find(_CRLF, pos)
-                if eol < 0:
-                    break
-                args = data[pos + 5 : eol].split(b" ")
-                if len(args) == 5:
-                    subject, sid, reply, header_size, total_size = args
-                elif len(args) == 4:
-                    subject, sid, header_size, total_size = args
-                    reply = b""
-                else:
-                    hand_over = True
-                    break
+            eol = find(b"\r\n", pos)
+            if eol < 0:
+                break  # the rest of the line has not arrived yet
+            args = data[pos:eol].split(b" ")
+            count = len(args)
+            op = args[0]
+            if op == b"HMSG" and count == 6:
+                _, subject, sid, reply, header_size, total_size = args
                 hsize = int(header_size)
-            elif startswith(_MSG, pos):
-                eol = find(_CRLF, pos)
-                if eol < 0:
-                    break
-                args = data[pos + 4 : eol].split(b" ")
-                if len(args) == 4:
-                    subject, sid, reply, total_size = args
-                elif len(args) == 3:
-                    subject, sid, total_size = args
-                    reply = b""
-                else:
-                    hand_over = True
-                    break
+            elif op == b"MSG" and count == 5:
+                _, subject, sid, reply, total_size = args
+                hsize = 0
+            elif op == b"HMSG" and count == 5:
+                _, subject, sid, header_size, total_size = args
+                reply = b""
+                hsize = int(header_size)
+            elif op == b"MSG" and count == 4:
+                _, subject, sid, total_size = args
+                reply = b""
                 hsize = 0
             else:
-                # Another operation: nats-py parses its line (after the messages before it).
-                eol = find(_CRLF, pos)
-                if eol < 0:
-                    break
+                # Another operation, or a message line not as nats-server writes it: nats-py parses
+                # the line (after the messages before it), and the rest too if it took a message in.
                 if run:
-                    await self._deliver(run_handler, run, in_bytes)  # type: ignore[arg-type]
-                    run, run_sid, run_handler, in_bytes = [], b"", None, 0
+                    await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
+                    run, run_sid = [], b""
+                    append = run.append
                     if self._resets != resets:
                         return
                 self.buf.extend(data[pos : eol + 2])
                 pos = eol + 2
                 await super().parse()
-                if self._resets != resets or self.buf or self.state != nats_parser.AWAITING_CONTROL_LINE:
-                    self.buf.extend(data[pos:])  # nats-py took a message in: it goes on with it
+                if self._resets != resets:
+                    return
+                if self.buf or self.state != nats_parser.AWAITING_CONTROL_LINE:
+                    self.buf.extend(data[pos:])
                     await super().parse()
                     return
                 continue
@@ -163,49 +151,48 @@ class RawParser(nats_parser.Parser):
             if stop + 2 > size:  # the payload has not all arrived yet
                 self._needed = stop + 2 - pos
                 break
-            handler = handlers.get(sid)
-            if handler is None:  # another subscription's: as nats-py would, via its hook
-                if run:
-                    await self._deliver(run_handler, run, in_bytes)  # type: ignore[arg-type]
-                    run, run_sid, run_handler, in_bytes = [], b"", None, 0
-                    if self._resets != resets:
-                        return
-                headers = data[start : start + hsize] if hsize else None
-                pos = stop + 2
-                await nc._process_msg(int(sid), subject, reply, data[start + hsize : stop], headers)  # type: ignore[arg-type]
-                if self._resets != resets:
-                    return
-                continue
             if sid != run_sid:
+                handler = handlers.get(sid)
                 if run:
-                    await self._deliver(run_handler, run, in_bytes)  # type: ignore[arg-type]
-                    run, in_bytes = [], 0
+                    await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
+                    run, run_sid = [], b""
+                    append = run.append
                     if self._resets != resets:
                         return
+                    handler = handlers.get(sid)  # it may have gone meanwhile
+                if handler is None:  # another subscription's: as nats-py would, via its hook
+                    headers = data[start : start + hsize] if hsize else None
+                    pos = stop + 2
+                    await self.nc._process_msg(  # type: ignore[union-attr]
+                        int(sid), subject, reply, data[start + hsize : stop], headers
+                    )
+                    if self._resets != resets:
+                        return
+                    continue
                 run_sid = sid
                 run_handler = handler
+                run_headers = sid in self.payload_headers
+                run_start = pos
             payload_start = start + hsize
-            in_bytes += stop - payload_start
-            if hsize and (payload_start == stop or sid in payload_headers):
-                run.append((subject, reply, data[payload_start:stop], data[start:payload_start]))
+            if hsize and (run_headers or payload_start == stop):
+                append((subject, reply, data[payload_start:stop], data[start:payload_start]))
             else:
-                run.append((subject, reply, data[payload_start:stop], None))
+                append((subject, reply, data[payload_start:stop], None))
             pos = stop + 2
         if run:
-            await self._deliver(run_handler, run, in_bytes)  # type: ignore[arg-type]
+            await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
             if self._resets != resets:
                 return
         if pos < size:
-            self.buf.extend(data[pos:])  # an incomplete message stays for the next read
-            if hand_over:
-                self._needed = 0
-                await super().parse()
+            self.buf.extend(data[pos:])  # an incomplete operation stays for the next read
 
-    async def _deliver(self, handler: RawHandler, run: list[RawMessage], in_bytes: int) -> None:
-        stats = self.nc.stats
+    async def _deliver(self, handler: RawHandler, run: list[RawMessage], wire_bytes: int) -> None:
+        """Hand a run to its handler and send its answers. (`in_bytes` counts a run's bytes on the
+        wire here, not only its payloads: nothing in runwire reads it.)"""
+        stats = self.nc.stats  # type: ignore[union-attr]
         stats["in_msgs"] += len(run)
-        stats["in_bytes"] += in_bytes
+        stats["in_bytes"] += wire_bytes
         answers = handler(run)
         if answers:
             for subject in answers:
-                await self.nc.publish(subject, b"")
+                await self.nc.publish(subject, b"")  # type: ignore[union-attr]

@@ -261,17 +261,62 @@ class StreamReader:
 
     def _on_raw(self, messages: list[RawMessage]) -> list[str] | None:
         """Raw-subscription handler of a run of messages: control messages are parsed, data
-        messages barely touched. The hot path of every stored read: `_accept` inlined for the
-        common ack subject of a plain read (`_accept` is the reference and takes the rest)."""
+        messages barely touched. The hot path of every stored read: `_accept` inlined, with its
+        state in locals, for the common ack subject of a read without headers (`_accept` takes the
+        rest: a consumer's first message, which tells the ack subject's form, headers, and
+        last-per-subject reads)."""
         loop = self._loop
         assert loop is not None
         self._last_activity = loop.time()
+        if self._ack_fields != 9 or self._pending_at_create is not None or self._with_headers:
+            return self._on_raw_each(messages)
         answers: list[str] | None = None
         buffer = self._buffer
+        append = buffer.append
         appended = len(buffer)
-        with_headers = self._with_headers
-        follow = self._follow
-        up_to = self._up_to
+        expected = self._expected_dseq
+        last = self._last_seq or 0
+        pending = b""
+        skipping = self._needs_reset
+        for subject, reply, data, headers in messages:
+            if not data and headers is not None and headers.startswith(b"NATS/1.0 100"):
+                self._expected_dseq = expected
+                answer = self._on_control(
+                    headers[13:].split(b"\r\n", 1)[0].decode(), reply.decode(), Headers(headers)
+                )
+                skipping = self._needs_reset
+                if answer:
+                    answers = [*(answers or ()), answer]
+                continue
+            if skipping or not reply:
+                continue
+            # `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>`
+            _, seq_field, dseq_field, time_field, pending = reply.rsplit(b".", 4)
+            if int(dseq_field) != expected:
+                self._request_reset()
+                skipping = True
+                continue
+            expected += 1
+            seq = int(seq_field)
+            if seq > last:
+                last = seq
+                append(_new_stored(StoredMessage, (seq, subject.decode(), data, None, int(time_field))))
+        self._expected_dseq = expected
+        if last:
+            self._last_seq = last
+            # Without `follow` the read ends once a message says nothing is pending after it, or at
+            # `up_to`; the run's last message tells (an earlier 0 followed by newer messages only
+            # means the read could have ended sooner, having yielded fewer of them).
+            if not self._follow and (pending == b"0" or (self._up_to is not None and last >= self._up_to)):
+                self._caught_up = True
+        if len(buffer) != appended or self._caught_up or self._needs_reset:
+            self._wakeup.set()
+        return answers
+
+    def _on_raw_each(self, messages: list[RawMessage]) -> list[str] | None:
+        """`_on_raw` a message at a time: the first message of a consumer (which tells the ack
+        subject's form) and last-per-subject reads."""
+        answers: list[str] | None = None
         for subject, reply, data, headers in messages:
             if not data and headers is not None and headers.startswith(b"NATS/1.0 100"):
                 answer = self._on_control(
@@ -279,35 +324,8 @@ class StreamReader:
                 )
                 if answer:
                     answers = [*(answers or ()), answer]
-                continue
-            if not reply or self._needs_reset:
-                continue
-            if self._ack_fields != 9 or self._pending_at_create is not None:
+            elif reply:
                 self._accept(subject.decode(), reply, data, Headers(headers) if headers else None)
-                continue
-            # `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>`
-            _, seq_field, dseq_field, time_field, pending = reply.rsplit(b".", 4)
-            if int(dseq_field) != self._expected_dseq:
-                self._request_reset()
-                continue
-            self._expected_dseq += 1
-            seq = int(seq_field)
-            last = self._last_seq
-            if last is not None and seq <= last:
-                continue
-            self._last_seq = seq
-            stored = (
-                seq,
-                subject.decode(),
-                data,
-                Headers(headers) if with_headers and headers is not None else None,
-                int(time_field),
-            )
-            buffer.append(_new_stored(StoredMessage, stored))
-            if not follow and (pending == b"0" or (up_to is not None and seq >= up_to)):
-                self._caught_up = True
-        if len(buffer) != appended or self._caught_up or self._needs_reset:
-            self._wakeup.set()
         return answers
 
     async def _on_message(self, msg: Msg) -> None:
