@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from nats.errors import ProtocolError
 from nats.protocol import parser as nats_parser
@@ -29,7 +29,6 @@ RawMessage = tuple[bytes, bytes, bytes, bytes | None]
 # Takes a run of its subscription's messages in order; returns subjects to answer with an empty
 # message (JetStream flow control), or None.
 RawHandler = Callable[[list[RawMessage]], list[str] | None]
-
 
 
 def parser_is_known() -> bool:
@@ -163,9 +162,7 @@ class RawParser(nats_parser.Parser):
                 if handler is None:  # another subscription's: as nats-py would, via its hook
                     headers = data[start : start + hsize] if hsize else None
                     pos = stop + 2
-                    await self.nc._process_msg(  # type: ignore[union-attr]
-                        int(sid), subject, reply, data[start + hsize : stop], headers
-                    )
+                    await self.nc._process_msg(int(sid), subject, reply, data[start + hsize : stop], headers)
                     if self._resets != resets:
                         return
                     continue
@@ -189,10 +186,10 @@ class RawParser(nats_parser.Parser):
     async def _deliver(self, handler: RawHandler, run: list[RawMessage], wire_bytes: int) -> None:
         """Hand a run to its handler and send its answers. (`in_bytes` counts a run's bytes on the
         wire here, not only its payloads: nothing in runwire reads it.)"""
-        stats = self.nc.stats  # type: ignore[union-attr]
+        stats = self.nc.stats
         stats["in_msgs"] += len(run)
         stats["in_bytes"] += wire_bytes
         answers = handler(run)
         if answers:
             for subject in answers:
-                await self.nc.publish(subject, b"")  # type: ignore[union-attr]
+                await self.nc.publish(subject, b"")

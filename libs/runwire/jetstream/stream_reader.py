@@ -198,9 +198,7 @@ class StreamReader:
         if isinstance(self._nc, RunwireNATS):
             self._nc.reconnect_listeners.add(self._request_reset)
         if isinstance(self._nc, RunwireNATS) and self._nc.raw_delivery:
-            self._sub = await self._nc.subscribe_raw(
-                inbox, self._on_raw, payload_headers=self._with_headers
-            )
+            self._sub = await self._nc.subscribe_raw(inbox, self._on_raw, payload_headers=self._with_headers)
         else:
             self._sub = await self._nc.subscribe(
                 inbox, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
