@@ -305,9 +305,10 @@ class ClientStream:
             with_headers=False,
             select=self.hub.verdicts.servable_of,  # junk is never served; the position moves past it
         )
+        sse = self.transport == "sse"
         async with contextlib.aclosing(batches):
             async for messages in batches:
-                batch = stored_frames(messages)  # servable: events.<p>.<a>.<t>
+                batch = stored_frames(messages, sse=sse)  # servable: events.<p>.<a>.<t>
                 self._position = batch[-1].seq
                 yield batch
                 if self._ending():
