@@ -18,7 +18,7 @@ from nats.protocol.parser import Parser
 
 from runwire.jetstream.connection import FAST_PARSER
 from runwire.jetstream.event_store import EventStore
-from runwire.jetstream.raw_parser import RawMessage, RawParser, parser_is_known
+from runwire.jetstream.raw_parser import RawParser, RawRun, parser_is_known
 from tests.support.eventually import eventually
 
 RAW_SID = 1
@@ -57,7 +57,7 @@ class Recorder:
     async def publish(self, subject: str, payload: bytes) -> None:
         self.published.append(subject)
 
-    def raw(self, run: list[RawMessage]) -> list[str] | None:
+    def raw(self, run: RawRun) -> list[str] | None:
         """The raw subscription's handler: its messages join the log as nats-py's hook would see them."""
         self.runs += 1
         for subject, reply, data, headers in run:

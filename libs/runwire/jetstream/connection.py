@@ -24,7 +24,7 @@ from typing import Final
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 
-from runwire.jetstream.raw_parser import RawHandler, RawParser, parser_is_known
+from runwire.jetstream.raw_parser import RawHandler, RawParser, RawRun, parser_is_known
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class RunwireNATS(NATS):
             return
         self.stats["in_msgs"] += 1
         self.stats["in_bytes"] += len(data)
-        answers = handler([(subject, reply, data, headers or None)])
+        answers = handler(RawRun.of([(subject, reply, data, headers or None)]))
         if answers:
             for answer in answers:
                 await self.publish(answer, b"")

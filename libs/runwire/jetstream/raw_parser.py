@@ -4,9 +4,11 @@ nats-py's parser matches regular expressions against a shrinking bytearray and a
 per message, which bounds a stored read at about 200k messages/s. This subclass parses the messages
 of raw subscriptions (registered in `handlers`, by sid as the server writes it) itself, with one
 `find` and one `split` per control line over the received bytes, and hands each handler the run of
-its messages in a list. Everything else (other subscriptions' messages, PING, PONG, +OK, -ERR, INFO,
-anything it does not recognise) goes to nats-py as before, in order: other subscriptions' messages
-to `Client._process_msg`, the other operations one line at a time to nats-py's own parser.
+its consecutive messages as columns (`RawRun`: subjects, replies, payloads, headers), so that the
+handler can work on a whole column with one call where it can. Everything else (other
+subscriptions' messages, PING, PONG, +OK, -ERR, INFO, anything it does not recognise) goes to
+nats-py as before, in order: other subscriptions' messages to `Client._process_msg`, the other
+operations one line at a time to nats-py's own parser.
 
 It relies on nats-py's parser state (`buf`, `state`, `reset`, `parse`) and on the client's
 `_process_msg`; `parser_is_known()` checks their shape (connection.py uses this parser only then).
@@ -15,7 +17,7 @@ It relies on nats-py's parser state (`buf`, `state`, `reset`, `parse`) and on th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from nats.errors import ProtocolError
@@ -26,9 +28,39 @@ if TYPE_CHECKING:
 
 # (subject, reply, payload, raw headers or None): one message as the server wrote it.
 RawMessage = tuple[bytes, bytes, bytes, bytes | None]
-# Takes a run of its subscription's messages in order; returns subjects to answer with an empty
-# message (JetStream flow control), or None.
-RawHandler = Callable[[list[RawMessage]], list[str] | None]
+
+
+class RawRun:
+    """Consecutive messages of one subscription, in order, as four columns of equal length."""
+
+    __slots__ = ("headers", "payloads", "replies", "subjects")
+
+    def __init__(self) -> None:
+        self.subjects: list[bytes] = []
+        self.replies: list[bytes] = []  # b"" where a message has none
+        self.payloads: list[bytes] = []
+        self.headers: list[bytes | None] = []
+
+    @classmethod
+    def of(cls, messages: list[RawMessage]) -> RawRun:
+        run = cls()
+        for subject, reply, payload, headers in messages:
+            run.subjects.append(subject)
+            run.replies.append(reply)
+            run.payloads.append(payload)
+            run.headers.append(headers)
+        return run
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def __iter__(self) -> Iterator[RawMessage]:
+        return zip(self.subjects, self.replies, self.payloads, self.headers, strict=True)
+
+
+# Takes a run of its subscription's messages; returns subjects to answer with an empty message
+# (JetStream flow control), or None.
+RawHandler = Callable[[RawRun], list[str] | None]
 
 
 def parser_is_known() -> bool:
@@ -99,8 +131,9 @@ class RawParser(nats_parser.Parser):
         find = data.find
         size = len(data)
         pos = 0
-        run: list[RawMessage] = []
-        append = run.append
+        run = RawRun()
+        add_subject, add_reply = run.subjects.append, run.replies.append
+        add_payload, add_headers = run.payloads.append, run.headers.append
         run_sid = b""
         run_handler: RawHandler | None = None
         run_headers = False
@@ -129,10 +162,11 @@ class RawParser(nats_parser.Parser):
             else:
                 # Another operation, or a message line not as nats-server writes it: nats-py parses
                 # the line (after the messages before it), and the rest too if it took a message in.
-                if run:
+                if run_sid:
                     await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
-                    run, run_sid = [], b""
-                    append = run.append
+                    run, run_sid = RawRun(), b""
+                    add_subject, add_reply = run.subjects.append, run.replies.append
+                    add_payload, add_headers = run.payloads.append, run.headers.append
                     if self._resets != resets:
                         return
                 self.buf.extend(data[pos : eol + 2])
@@ -152,10 +186,11 @@ class RawParser(nats_parser.Parser):
                 break
             if sid != run_sid:
                 handler = handlers.get(sid)
-                if run:
+                if run_sid:
                     await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
-                    run, run_sid = [], b""
-                    append = run.append
+                    run, run_sid = RawRun(), b""
+                    add_subject, add_reply = run.subjects.append, run.replies.append
+                    add_payload, add_headers = run.payloads.append, run.headers.append
                     if self._resets != resets:
                         return
                     handler = handlers.get(sid)  # it may have gone meanwhile
@@ -171,19 +206,21 @@ class RawParser(nats_parser.Parser):
                 run_headers = sid in self.payload_headers
                 run_start = pos
             payload_start = start + hsize
-            if hsize and (run_headers or payload_start == stop):
-                append((subject, reply, data[payload_start:stop], data[start:payload_start]))
-            else:
-                append((subject, reply, data[payload_start:stop], None))
+            add_subject(subject)
+            add_reply(reply)
+            add_payload(data[payload_start:stop])
+            add_headers(
+                data[start:payload_start] if hsize and (run_headers or payload_start == stop) else None
+            )
             pos = stop + 2
-        if run:
+        if run_sid:
             await self._deliver(run_handler, run, pos - run_start)  # type: ignore[arg-type]
             if self._resets != resets:
                 return
         if pos < size:
             self.buf.extend(data[pos:])  # an incomplete operation stays for the next read
 
-    async def _deliver(self, handler: RawHandler, run: list[RawMessage], wire_bytes: int) -> None:
+    async def _deliver(self, handler: RawHandler, run: RawRun, wire_bytes: int) -> None:
         """Hand a run to its handler and send its answers. (`in_bytes` counts a run's bytes on the
         wire here, not only its payloads: nothing in runwire reads it.)"""
         stats = self.nc.stats

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import islice, repeat
+from operator import lt
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -24,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from runwire.jetstream.connection import RunwireNATS
-from runwire.jetstream.raw_parser import RawMessage
+from runwire.jetstream.raw_parser import RawRun
 
 log = logging.getLogger(__name__)
 
@@ -257,65 +259,66 @@ class StreamReader:
         pending = self._pending_at_create
         return pending is not None and self._expected_dseq - 1 >= pending
 
-    def _on_raw(self, messages: list[RawMessage]) -> list[str] | None:
-        """Raw-subscription handler of a run of messages: control messages are parsed, data
-        messages barely touched. The hot path of every stored read: `_accept` inlined, with its
-        state in locals, for the common ack subject of a read without headers (`_accept` takes the
-        rest: a consumer's first message, which tells the ack subject's form, headers, and
-        last-per-subject reads)."""
+    def _on_raw(self, run: RawRun) -> list[str] | None:
+        """Raw-subscription handler of a run of messages: the hot path of every stored read.
+
+        A run of data messages with the common ack subject `$JS.ACK.<stream>.<consumer>.<delivered>.
+        <stream seq>.<consumer seq>.<time ns>.<pending>` is taken a column at a time (one join and
+        split of its ack subjects, `int` mapped over a column, the consumer sequences compared with
+        the range they must be): what `_accept` does per message, in a few calls per run. Anything
+        else (control messages, a gap, another ack form, last-per-subject reads) goes through
+        `_on_raw_each`, a message at a time.
+        """
         loop = self._loop
         assert loop is not None
         self._last_activity = loop.time()
-        if self._ack_fields != 9 or self._pending_at_create is not None or self._with_headers:
-            return self._on_raw_each(messages)
-        answers: list[str] | None = None
-        buffer = self._buffer
-        append = buffer.append
-        appended = len(buffer)
+        payloads = run.payloads
+        count = len(payloads)
+        if (
+            self._ack_fields != 9
+            or self._needs_reset
+            or self._pending_at_create is not None
+            or b"" in payloads  # a control message (or an empty stored one)
+            or b"" in run.replies
+        ):
+            return self._on_raw_each(run)
+        tokens = b".".join(run.replies).split(b".")
+        if len(tokens) != 9 * count or tokens[0::9].count(b"$JS") != count:
+            return self._on_raw_each(run)
         expected = self._expected_dseq
-        last = self._last_seq or 0
-        pending = b""
-        skipping = self._needs_reset
-        for subject, reply, data, headers in messages:
-            if not data and headers is not None and headers.startswith(b"NATS/1.0 100"):
-                self._expected_dseq = expected
-                answer = self._on_control(
-                    headers[13:].split(b"\r\n", 1)[0].decode(), reply.decode(), Headers(headers)
-                )
-                skipping = self._needs_reset
-                if answer:
-                    answers = [*(answers or ()), answer]
-                continue
-            if skipping or not reply:
-                continue
-            # `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>`
-            _, seq_field, dseq_field, time_field, pending = reply.rsplit(b".", 4)
-            if int(dseq_field) != expected:
-                self._request_reset()
-                skipping = True
-                continue
-            expected += 1
-            seq = int(seq_field)
-            if seq > last:
-                last = seq
-                append(_new_stored(StoredMessage, (seq, subject.decode(), data, None, int(time_field))))
-        self._expected_dseq = expected
-        if last:
-            self._last_seq = last
-            # Without `follow` the read ends once a message says nothing is pending after it, or at
-            # `up_to`; the run's last message tells (an earlier 0 followed by newer messages only
-            # means the read could have ended sooner, having yielded fewer of them).
-            if not self._follow and (pending == b"0" or (self._up_to is not None and last >= self._up_to)):
-                self._caught_up = True
-        if len(buffer) != appended or self._caught_up or self._needs_reset:
-            self._wakeup.set()
-        return answers
+        if list(map(int, tokens[6::9])) != list(range(expected, expected + count)):
+            return self._on_raw_each(run)  # a gap: found and handled there
+        seqs = list(map(int, tokens[5::9]))
+        last = self._last_seq
+        if (last is not None and seqs[0] <= last) or not all(map(lt, seqs, islice(seqs, 1, None))):
+            return self._on_raw_each(run)  # repeats after a recreate: skipped there
+        subjects = map(bytes.decode, run.subjects)
+        if self._with_headers:
+            headers: Iterable[Headers | None] = [None if h is None else Headers(h) for h in run.headers]
+        else:
+            headers = repeat(None)
+        self._buffer.extend(
+            map(
+                _new_stored,
+                repeat(StoredMessage),
+                zip(seqs, subjects, payloads, headers, map(int, tokens[7::9]), strict=False),  # repeat(None)
+            )
+        )
+        self._expected_dseq = expected + count
+        self._last_seq = last = seqs[-1]
+        # Without `follow` the read ends once a message says nothing is pending after it, or at
+        # `up_to`; the run's last message tells (an earlier 0 followed by newer messages only means
+        # the read could have ended sooner, having yielded fewer of them).
+        if not self._follow and (tokens[-1] == b"0" or (self._up_to is not None and last >= self._up_to)):
+            self._caught_up = True
+        self._wakeup.set()
+        return None
 
-    def _on_raw_each(self, messages: list[RawMessage]) -> list[str] | None:
-        """`_on_raw` a message at a time: the first message of a consumer (which tells the ack
-        subject's form) and last-per-subject reads."""
+    def _on_raw_each(self, run: RawRun) -> list[str] | None:
+        """`_on_raw` a message at a time: control messages parsed, data messages by `_accept`."""
         answers: list[str] | None = None
-        for subject, reply, data, headers in messages:
+        with_headers = self._with_headers
+        for subject, reply, data, headers in run:
             if not data and headers is not None and headers.startswith(b"NATS/1.0 100"):
                 answer = self._on_control(
                     headers[13:].split(b"\r\n", 1)[0].decode(), reply.decode(), Headers(headers)
@@ -323,7 +326,8 @@ class StreamReader:
                 if answer:
                     answers = [*(answers or ()), answer]
             elif reply:
-                self._accept(subject.decode(), reply, data, Headers(headers) if headers else None)
+                parsed = Headers(headers) if headers is not None and with_headers else None
+                self._accept(subject.decode(), reply, data, parsed)
         return answers
 
     async def _on_message(self, msg: Msg) -> None:
