@@ -279,3 +279,22 @@ async def test_a_flow_controlled_replay_in_reads_of_any_size(
     assert (await fast(chunks)).log == expected
     reads = [data[start : start + 32768] for start in range(0, len(data), 32768)]
     assert (await fast(reads)).log == expected
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [b"MSG a 1 2\n", b"\n", b"MSG\ta 1 2\r\n", b"HMSG  a 1 0 2\r\n"],
+    ids=["LF", "empty", "tab", "spaces"],
+)
+async def test_lines_not_as_nats_server_writes_them_go_to_nats_py(small: bytes, odd: bytes) -> None:
+    """Wherever they come, they are nats-py's to judge: the same outcome, error or messages."""
+    head, _, tail = small.partition(b"\r\nHMSG ")
+    data = head + b"\r\n" + odd + b"ok\r\n" + b"HMSG " + tail
+    outcomes: list[list[Event] | str] = []
+    for run in (reference, fast):
+        try:
+            result = await run([data])
+            outcomes.append(result if isinstance(result, list) else result.log)
+        except ProtocolError:
+            outcomes.append("protocol error")
+    assert outcomes[0] == outcomes[1]
