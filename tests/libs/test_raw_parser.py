@@ -283,8 +283,8 @@ async def test_a_flow_controlled_replay_in_reads_of_any_size(
 
 @pytest.mark.parametrize(
     "odd",
-    [b"MSG a 1 2\n", b"\n", b"MSG\ta 1 2\r\n", b"HMSG  a 1 0 2\r\n"],
-    ids=["LF", "empty", "tab", "spaces"],
+    [b"MSG a 1 2\n", b"\n", b"MSG\ta 1 2\r\n", b"HMSG  a 1 0 2\r\n", b"MSG a x 2\r\n", b"MSG a 1 -2\r\n"],
+    ids=["LF", "empty", "tab", "spaces", "sid", "negative"],
 )
 async def test_lines_not_as_nats_server_writes_them_go_to_nats_py(small: bytes, odd: bytes) -> None:
     """Wherever they come, they are nats-py's to judge: the same outcome, error or messages."""

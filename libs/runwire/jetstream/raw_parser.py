@@ -120,10 +120,7 @@ class RawParser(nats_parser.Parser):
             data = bytes(buf)
             buf.clear()
         self._needed = 0
-        try:
-            await self._parse(data)
-        except ValueError as exc:  # int() of a malformed size or sid
-            raise ProtocolError("nats: malformed MSG") from exc
+        await self._parse(data)
 
     async def _parse(self, data: bytes) -> None:
         handlers = self.handlers
@@ -148,21 +145,30 @@ class RawParser(nats_parser.Parser):
             op = args[0]
             if eol < pos or data[eol] != 13 or b"" in args:
                 op = b""  # not a line as nats-server writes them: nats-py's parser decides
-            if op == b"HMSG" and count == 6:
-                _, subject, sid, reply, header_size, total_size = args
-                hsize = int(header_size)
-            elif op == b"MSG" and count == 5:
-                _, subject, sid, reply, total_size = args
-                hsize = 0
-            elif op == b"HMSG" and count == 5:
-                _, subject, sid, header_size, total_size = args
-                reply = b""
-                hsize = int(header_size)
-            elif op == b"MSG" and count == 4:
-                _, subject, sid, total_size = args
-                reply = b""
-                hsize = 0
-            else:
+            try:
+                if op == b"HMSG" and count == 6:
+                    _, subject, sid, reply, header_size, total_size = args
+                    hsize = int(header_size)
+                    total = int(total_size)
+                elif op == b"MSG" and count == 5:
+                    _, subject, sid, reply, total_size = args
+                    hsize = 0
+                    total = int(total_size)
+                elif op == b"HMSG" and count == 5:
+                    _, subject, sid, header_size, total_size = args
+                    reply = b""
+                    hsize = int(header_size)
+                    total = int(total_size)
+                elif op == b"MSG" and count == 4:
+                    _, subject, sid, total_size = args
+                    reply = b""
+                    hsize = 0
+                    total = int(total_size)
+                else:
+                    total = -1
+            except ValueError:  # a size that is not a number
+                total = -1
+            if total < 0:
                 # Another operation, or a message line not as nats-server writes it: nats-py parses
                 # the line (after the messages before it), and the rest too if it took a message in.
                 if run_sid:
@@ -183,7 +189,7 @@ class RawParser(nats_parser.Parser):
                     return
                 continue
             start = eol + 2
-            stop = start + int(total_size)
+            stop = start + total
             if stop + 2 > size:  # the payload has not all arrived yet
                 self._needed = stop + 2 - pos
                 break
@@ -198,6 +204,8 @@ class RawParser(nats_parser.Parser):
                         return
                     handler = handlers.get(sid)  # it may have gone meanwhile
                 if handler is None:  # another subscription's: as nats-py would, via its hook
+                    if not sid.isdigit():
+                        raise ProtocolError("nats: malformed MSG")
                     headers = data[start : start + hsize] if hsize else None
                     pos = stop + 2
                     await self.nc._process_msg(int(sid), subject, reply, data[start + hsize : stop], headers)

@@ -369,6 +369,8 @@ class StreamReader:
         if self._needs_reset:
             return
         tokens = reply.split(b".")
+        if len(tokens) not in (9, 11, 12) or tokens[:2] != [b"$JS", b"ACK"]:
+            return  # not a JetStream delivery: nothing but the consumer publishes to this inbox
         self._ack_fields = len(tokens)
         offset = 0 if len(tokens) == 9 else 2
         seq = int(tokens[5 + offset])
