@@ -320,9 +320,7 @@ async def store_events(url: str, project: str, events: int) -> float:
     subject = f"events.{project}.r.bench.stored"
     started = time.perf_counter()
     for index in range(events):
-        await js.publish_async(
-            subject, body, headers={"Nats-Msg-Id": f"{project}-{uuid.uuid4().hex}-{index}"}
-        )
+        await js.publish_async(subject, body, headers={"Nats-Msg-Id": f"{project}-{index}"})
     await js.publish_async_completed()
     await nc.close()
     return time.perf_counter() - started
