@@ -225,6 +225,7 @@ RUNS: dict[str, list[tuple[bytes, bytes, bytes | None]]] = {
     "a domain": [(ack(5, 1, 1, True), b"{1}", None), (ack(9, 2, 0, True), b"{3}", None)],
     "an empty message": [(ack(5, 1, 1), b"", None), (ack(9, 2, 0), b"{3}", None)],
     "pending": [(ack(5, 1, 9), b"{1}", None), (ack(9, 2, 8), b"{3}", None)],
+    "none pending, then newer": [(ack(5, 1, 0), b"{1}", None), (ack(9, 2, 1), b"{3}", None)],
     "a stray message": [
         (ack(5, 1, 1), b"{1}", None),
         (b"reply.to", b"{x}", None),

@@ -283,7 +283,7 @@ class StreamReader:
         ):
             return self._on_raw_each(run)
         tokens = b".".join(run.replies).split(b".")
-        if len(tokens) != 9 * count or tokens[0::9].count(b"$JS") != count:
+        if len(tokens) != 9 * count or tokens[0::9].count(b"$JS") + tokens[1::9].count(b"ACK") != 2 * count:
             return self._on_raw_each(run)
         expected = self._expected_dseq
         if list(map(int, tokens[6::9])) != list(range(expected, expected + count)):
@@ -306,10 +306,8 @@ class StreamReader:
         )
         self._expected_dseq = expected + count
         self._last_seq = last = seqs[-1]
-        # Without `follow` the read ends once a message says nothing is pending after it, or at
-        # `up_to`; the run's last message tells (an earlier 0 followed by newer messages only means
-        # the read could have ended sooner, having yielded fewer of them).
-        if not self._follow and (tokens[-1] == b"0" or (self._up_to is not None and last >= self._up_to)):
+        # Without `follow` the read ends once a message says nothing is pending after it, or at `up_to`.
+        if not self._follow and (b"0" in tokens[8::9] or (self._up_to is not None and last >= self._up_to)):
             self._caught_up = True
         self._wakeup.set()
         return None
