@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runwire.jetstream.stream_reader import StoredMessage
+from runwire_stream_api import frames
 from runwire_stream_api.frames import Frame, single_line_json, stored_frames
 
 MESSAGES = [
@@ -24,8 +25,18 @@ def slots(frame: Frame) -> dict[str, object]:
     return {name: getattr(frame, name) for name in Frame.__slots__}
 
 
+def test_stored_frames_set_every_slot_of_frame_themselves() -> None:
+    """If this fails, Frame has a slot stored_frames does not set (it calls Frame(), slower):
+    set it in stored_frames and add it to STORED_SLOTS."""
+    assert set(Frame.__slots__) == frames.STORED_SLOTS
+
+
+@pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("sse", [False, True])
-def test_stored_frames_are_the_frames_frame_builds(sse: bool) -> None:
+def test_stored_frames_are_the_frames_frame_builds(
+    sse: bool, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frames, "SETS_EVERY_SLOT", fast and frames.SETS_EVERY_SLOT)
     built = stored_frames(MESSAGES, sse=sse)
     expected = [reference(message) for message in MESSAGES]
     for frame, want in zip(built, expected, strict=True):
