@@ -3,9 +3,10 @@
 Raw delivery is the replay fast path: a subscription's handler receives runs of messages as wire
 bytes, without nats-py building a `Msg`, parsing its headers and queueing it for a per-subscription
 task. With `fast_parser` (raw_parser.py) the messages of raw subscriptions are also parsed in one
-synchronous pass over each read (about 3x the events/s of nats-py's message objects on
-benchmarks/fanout.py's replay); without it nats-py's parser calls `Client._process_msg(sid,
-subject, reply, data, headers)` per message and this client hands the handler a run of one.
+synchronous pass over each read (with the batch work after it, about half the stream API's CPU per
+replayed event, benchmarks/fanout.py --scenario replay); without it nats-py's parser calls
+`Client._process_msg(sid, subject, reply, data, headers)` per message and this client hands the
+handler a run of one.
 It rests on nats-py internals, kept in this module and raw_parser.py only: that hook, a
 subscription's id (`_id`, the sid of those calls; a JetStream delivery carries the stored subject,
 not the inbox, so the sid is the only key) and, for the fast parser, the parser's state. Each is
