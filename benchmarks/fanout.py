@@ -310,35 +310,124 @@ async def idle(system: System, connections: int) -> None:
     await asyncio.sleep(2)
 
 
-async def replay(system: System, events: int) -> None:
-    project = f"replay-{uuid.uuid4().hex[:8]}"
-    nc = await nats.connect(system.nats.url, pending_size=256 * 1024 * 1024)
+async def store_events(url: str, project: str, events: int) -> float:
+    """Store `events` small events of one aggregate straight to JetStream; returns the seconds it took."""
+    nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
     js = nc.jetstream(publish_async_max_pending=4000)
-    payload_event = new_event(
-        type="bench.stored", project=project, source="/bench", subject="r", data={"k": "v"}
+    body = encode_event(
+        new_event(type="bench.stored", project=project, source="/bench", subject="r", data={"k": "v"})
     )
-    body = encode_event(payload_event)
     subject = f"events.{project}.r.bench.stored"
     started = time.perf_counter()
     for index in range(events):
         await js.publish_async(subject, body, headers={"Nats-Msg-Id": f"{project}-{index}"})
     await js.publish_async_completed()
-    stored_in = time.perf_counter() - started
     await nc.close()
+    return time.perf_counter() - started
+
+
+async def read_stored(port: int, pid: int, project: str, events: int) -> tuple[int, float, float]:
+    """One SSE client reading a project from its earliest event: (received, seconds, server CPU s)."""
     token = issue_token(SECRET, "bench", [project])
+    cpu_before = cpu_seconds(pid)
     started = time.perf_counter()
-    reader = await Reader.open(
-        system.port, f"/v1/projects/{project}/events/stream?from=earliest", token, False
-    )
+    reader = await Reader.open(port, f"/v1/projects/{project}/events/stream?from=earliest", token, False)
     deadline = started + 120
     while reader.count < events and time.perf_counter() < deadline:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_before
+    reader.close()
+    return reader.count, elapsed, cpu
+
+
+def read_figures(label: str, events: int, received: int, elapsed: float, cpu: float) -> str:
+    return (
+        f"{label}: {received}/{events} events to one SSE client in {elapsed:.2f}s -> "
+        f"{received / elapsed:,.0f} events/s; server CPU {cpu:.2f}s = {cpu / max(received, 1) * 1e6:.2f} µs "
+        f"per event ({received / max(cpu, 1e-9):,.0f} events per CPU-second)"
+    )
+
+
+async def start_history_reader(system: System) -> tuple[subprocess.Popen[bytes], int]:
+    """Another stream API process on the same NATS, started now: what is stored already is history
+    to it (no verdicts from its live tail), so its first read checks every message once."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RUNWIRE_NATS_URL": system.nats.url,
+        "RUNWIRE_AUTH_SECRET": SECRET,
+        "RUNWIRE_HTTP_PORT": str(port),
+        "RUNWIRE_LOG_LEVEL": "warning",
+        "RUNWIRE_STREAM_WORKERS": "1",
+    }
+    log = (system.workdir / "history-api.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "runwire_stream_api"], env=env, stdout=log, stderr=log)
+    for _ in range(300):
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            status = await reader.readline()
+            writer.close()
+            if status.startswith(b"HTTP/1.1 200"):
+                return process, port
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    process.kill()
+    raise RuntimeError("history stream API did not start")
+
+
+async def catch_up(system: System, events: int) -> None:
+    """A live client that stops reading while `events` are published: the fan-out drops it to
+    catch-up; once it reads again, the rest comes from JetStream by the same path as a replay."""
+    project = f"catchup-{uuid.uuid4().hex[:8]}"
+    token = issue_token(SECRET, "bench", [project])
+    reader = await Reader.open(system.port, f"/v1/projects/{project}/events/stream", token, False)
+    assert reader.transport is not None
+    await asyncio.sleep(0.5)  # attached to the fan-out
+    reader.transport.pause_reading()
+    await store_events(system.nats.url, project, events)
+    await asyncio.sleep(0.5)  # the live tail has offered them all: the client is behind
+    cpu_before = cpu_seconds(system.pid)
+    started = time.perf_counter()
+    reader.transport.resume_reading()
+    deadline = started + 120
+    while reader.count < events and time.perf_counter() < deadline:
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(system.pid) - cpu_before
     reader.close()
     print(
-        f"replay: {reader.count}/{events} stored events to one SSE client in {elapsed:.2f}s -> "
-        f"{reader.count / elapsed:,.0f} events/s (storing them took {stored_in:.1f}s)"
+        read_figures(
+            "catch-up (a paused live client, then reading again)", events, reader.count, elapsed, cpu
+        )
     )
+
+
+async def replay(system: System, events: int) -> None:
+    """Replay of stored events to one client: stored while the stream API ran (its live tail checked
+    them), then by a stream API started afterwards (first read checks each, second uses the cache),
+    then catch-up of a slow client."""
+    project = f"replay-{uuid.uuid4().hex[:8]}"
+    stored_in = await store_events(system.nats.url, project, events)
+    print(f"replay: stored {events} events in {stored_in:.1f}s")
+    await asyncio.sleep(0.5)  # the live tail has read them
+    received, elapsed, cpu = await read_stored(system.port, system.pid, project, events)
+    print(read_figures("replay (stored while running: live verdicts)", events, received, elapsed, cpu))
+    process, port = await start_history_reader(system)
+    try:
+        for label in ("first read checks each", "second read, verdicts cached"):
+            received, elapsed, cpu = await read_stored(port, process.pid, project, events)
+            print(
+                read_figures(
+                    f"replay (history from before the start, {label})", events, received, elapsed, cpu
+                )
+            )
+    finally:
+        process.terminate()
+        process.wait(20)
+    await catch_up(system, events)
 
 
 async def reference(workdir: Path, args: argparse.Namespace, costs: dict[str, float]) -> None:

@@ -1,5 +1,6 @@
 """Contract of the JetStream adapter against a real nats-server: append, bounds, read, follow and
-key-value, each over both delivery paths (raw wire bytes, and nats-py's public subscriptions)."""
+key-value, each over every delivery path (raw wire bytes parsed by RawParser, raw wire bytes from
+nats-py's parser, and nats-py's public subscriptions)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ from runwire.jetstream.stream_reader import StoredMessage
 from tests.support.eventually import eventually
 
 
-@pytest.fixture(params=["raw", "public"])
+@pytest.fixture(params=["raw-fast", "raw", "public"])
 async def adapter(request: pytest.FixtureRequest, nats_url: str) -> AsyncIterator[EventStore]:
     """An event store on a connection of each delivery path."""
-    nc = await connect_nats([nats_url], f"adapter-{request.param}", raw_delivery=request.param == "raw")
+    nc = await connect_nats(
+        [nats_url],
+        f"adapter-{request.param}",
+        raw_delivery=request.param != "public",
+        fast_parser=request.param == "raw-fast",
+    )
+    assert (nc.raw_delivery, nc.fast_parser) == (request.param != "public", request.param == "raw-fast")
     try:
         store = EventStore(nc)
         await store.ensure_stream(StreamSettings(dedup_window_seconds=120))
@@ -110,6 +117,48 @@ async def test_read_from_a_time_starts_at_the_first_event_stored_then(
     seqs = await append(adapter, project, ["new"] * 2)
     got = await read(adapter, make_filter(project), since=since)
     assert [m.seq for m in got] == seqs
+
+
+async def test_a_read_past_many_flow_control_windows_with_a_small_buffer_completes_in_order(
+    adapter: EventStore, project: str
+) -> None:
+    """About 8 MiB through a 16-message buffer: flow-control answers wait for the reader to drain."""
+    pad = "x" * 2000
+    events = [
+        new_event(type="a.b", project=project, source="/t", subject="a", data={"pad": pad})
+        for _ in range(4000)
+    ]
+    seqs: list[int] = []
+    for start in range(0, len(events), 500):
+        seqs += [r.last_seq for r in await adapter.publish_many(events[start : start + 500])]
+    got: list[int] = []
+    batches = adapter.read_batches(
+        make_filter(project), after=seqs[0] - 1, max_buffered=16, with_headers=False
+    )
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            got.extend(m.seq for m in batch)
+    assert got == seqs
+
+
+async def test_select_is_asked_with_each_batch_before_keep_and_matches(
+    adapter: EventStore, project: str
+) -> None:
+    seqs = await append(adapter, project, ["a.b"] * 6)
+    selected: list[list[int]] = []
+
+    def select(batch: list[StoredMessage]) -> list[StoredMessage]:
+        selected.append([m.seq for m in batch])
+        return [m for m in batch if m.seq % 2 == 0]
+
+    got: list[int] = []
+    batches = adapter.read_batches(make_filter(project), after=seqs[0] - 1, up_to=seqs[4], select=select)
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            assert batch, "batches are never empty"
+            got.extend(m.seq for m in batch)
+    assert [seq for batch in selected for seq in batch] == seqs[:5]  # never past up_to
+    assert got == [seq for seq in seqs[:5] if seq % 2 == 0]
 
 
 async def test_iter_messages_is_the_same_read_one_at_a_time(adapter: EventStore, project: str) -> None:

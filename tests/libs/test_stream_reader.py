@@ -7,12 +7,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import nats
+import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerInfo
 
 from runwire.contract import subjects
 from runwire.contract.envelope import new_event
 from runwire.jetstream.event_store import EventStore
+from runwire.jetstream.raw_parser import RawRun
 from runwire.jetstream.stream_reader import StoredMessage, StreamReader
 from tests.support.eventually import eventually
 
@@ -201,3 +203,59 @@ async def test_last_per_subject_reads_the_last_message_of_each_subject_then_ends
         nc, "EVENTS", [f"events.{project}.a.>", f"events.{project}.c.>"], last_per_subject=True
     )
     assert [m.seq for m in await asyncio.wait_for(read_all(several), 10)] == [a[-1], c[-1]]
+
+
+def ack(seq: int, dseq: int, pending: int, domain: bool = False) -> bytes:
+    head = b"$JS.ACK.hub.acchash.EVENTS.c" if domain else b"$JS.ACK.EVENTS.c"
+    return b"%s.1.%d.%d.1763809362123456789.%d" % (head, seq, dseq, pending)
+
+
+HEARTBEAT = b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 2\r\nNats-Last-Stream: 9\r\n\r\n"
+
+
+def run_of(messages: list[tuple[bytes, bytes, bytes | None]]) -> RawRun:
+    return RawRun.of([(b"events.p.a.t", reply, data, headers) for reply, data, headers in messages])
+
+
+RUNS: dict[str, list[tuple[bytes, bytes, bytes | None]]] = {
+    "in order": [(ack(5, 1, 2), b"{1}", None), (ack(7, 2, 1), b"{2}", None), (ack(9, 3, 0), b"{3}", None)],
+    "a gap": [(ack(5, 1, 2), b"{1}", None), (ack(9, 3, 0), b"{3}", None), (ack(11, 4, 0), b"{4}", None)],
+    "a repeat": [(ack(5, 1, 2), b"{1}", None), (ack(5, 2, 1), b"{1}", None), (ack(9, 3, 0), b"{3}", None)],
+    "a heartbeat": [(ack(5, 1, 2), b"{1}", None), (b"", b"", HEARTBEAT), (ack(9, 2, 0), b"{3}", None)],
+    "a domain": [(ack(5, 1, 1, True), b"{1}", None), (ack(9, 2, 0, True), b"{3}", None)],
+    "an empty message": [(ack(5, 1, 1), b"", None), (ack(9, 2, 0), b"{3}", None)],
+    "pending": [(ack(5, 1, 9), b"{1}", None), (ack(9, 2, 8), b"{3}", None)],
+    "none pending, then newer": [(ack(5, 1, 0), b"{1}", None), (ack(9, 2, 1), b"{3}", None)],
+    "a stray message": [
+        (ack(5, 1, 1), b"{1}", None),
+        (b"reply.to", b"{x}", None),
+        (ack(9, 2, 0), b"{3}", None),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.parametrize("up_to", [None, 7])
+async def test_a_run_is_read_as_a_message_at_a_time_reads_it(nc: NATS, name: str, up_to: int | None) -> None:
+    """The run handler's column-at-a-time path and its message-at-a-time reference agree."""
+    states = []
+    for whole in (True, False):
+        reader = StreamReader(nc, "EVENTS", ["events.>"], up_to=up_to, with_headers=False)
+        reader._loop = asyncio.get_running_loop()
+        first = run_of([(ack(1, 1, 3), b"{0}", None)])  # tells the ack form, as every consumer's first
+        first_domain = run_of([(ack(1, 1, 3, True), b"{0}", None)])
+        reader._on_raw_each(first_domain if name == "a domain" else first)
+        reader._expected_dseq = 1
+        run = run_of(RUNS[name])
+        answers = reader._on_raw(run) if whole else reader._on_raw_each(run)
+        states.append(
+            (
+                answers,
+                reader._buffer,
+                reader._expected_dseq,
+                reader._last_seq,
+                reader._needs_reset,
+                reader._caught_up,
+            )
+        )
+    assert states[0] == states[1]

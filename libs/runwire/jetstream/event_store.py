@@ -588,10 +588,12 @@ class EventStore:
         with_headers: bool = True,
         keep: Callable[[StoredMessage], bool] | None = None,
         last_per_subject: bool = False,
+        select: Callable[[list[StoredMessage]], list[StoredMessage]] | None = None,
     ) -> AsyncGenerator[list[StoredMessage], None]:
         """The one stored read of a filter: matching messages in (after, up_to], in order, a batch at
-        a time, until caught up. `keep` is asked first (the stream API's verdicts), so `matches`
-        only sees subjects of events; the read holds at most `max_buffered` messages ahead.
+        a time, until caught up. `select` (with each batch, in order; it returns those to keep) and
+        `keep` (with each message) are asked first (the stream API's verdicts), so `matches` only
+        sees subjects of events; the read holds at most `max_buffered` messages ahead.
         With `last_per_subject` (no `after`/`since`): the last message of each matching subject, in
         order, possibly followed by a few newer ones (see StreamReader)."""
         reader = StreamReader(
@@ -610,18 +612,19 @@ class EventStore:
         async with contextlib.aclosing(reader.batches()) as batches:
             async for batch in batches:
                 last = batch[-1].seq
-                if keep is None and matches is None and (up_to is None or last <= up_to):
-                    yield batch
-                else:
-                    kept = [
+                if up_to is not None and last > up_to:
+                    batch = [message for message in batch if message.seq <= up_to]
+                if select is not None and batch:
+                    batch = select(batch)
+                if keep is not None or matches is not None:
+                    batch = [
                         message
                         for message in batch
-                        if (up_to is None or message.seq <= up_to)
-                        and (keep is None or keep(message))
+                        if (keep is None or keep(message))
                         and (matches is None or matches(parse(message.subject)))
                     ]
-                    if kept:
-                        yield kept
+                if batch:
+                    yield batch
                 if up_to is not None and last >= up_to:
                     return
 

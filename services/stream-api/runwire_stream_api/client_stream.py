@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 from runwire.contract.filters import EventFilter
 from runwire.jetstream.event_store import EventStore
-from runwire_stream_api.frames import Frame, stored_frame
+from runwire_stream_api.frames import Frame, stored_frames
 from runwire_stream_api.snapshot import read_snapshot
 
 if TYPE_CHECKING:
@@ -341,11 +341,12 @@ class ClientStream:
             up_to=up_to,
             max_buffered=CATCH_UP_BUFFER,
             with_headers=False,
-            keep=self.hub.verdicts.servable,  # junk is never served; the position moves past it
+            select=self.hub.verdicts.servable_of,  # junk is never served; the position moves past it
         )
+        sse = self.transport == "sse"
         async with contextlib.aclosing(batches):
             async for messages in batches:
-                batch = [stored_frame(message) for message in messages]  # servable: events.<p>.<a>.<t>
+                batch = stored_frames(messages, sse=sse)  # servable: events.<p>.<a>.<t>
                 self._position = batch[-1].seq
                 yield batch
                 if self._ending():

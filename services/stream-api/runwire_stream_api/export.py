@@ -91,7 +91,7 @@ async def export_lines(
         up_to=up_to,
         max_buffered=EXPORT_BUFFER,
         with_headers=False,
-        keep=runtime.hub.verdicts.servable,  # junk is skipped, as every other read skips it
+        select=runtime.hub.verdicts.servable_of,  # junk is skipped, as every other read skips it
     )
     try:
         async for batch in batches:

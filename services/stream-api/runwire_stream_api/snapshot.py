@@ -16,7 +16,7 @@ from runwire.contract.filters import EventFilter
 from runwire.contract.subjects import parse_unchecked
 from runwire.jetstream.event_store import EventStore
 from runwire.jetstream.stream_reader import StoredMessage
-from runwire_stream_api.frames import Frame, stored_frame
+from runwire_stream_api.frames import Frame, stored_frames
 
 SNAPSHOT_BUFFER = 1024
 
@@ -47,4 +47,4 @@ async def read_snapshot(
                 last[parse_unchecked(message.subject).aggregate] = message
             boundary = messages[-1].seq
     ordered = sorted(last.values(), key=lambda message: message.seq)
-    return Snapshot([stored_frame(message) for message in ordered], boundary)
+    return Snapshot(stored_frames(ordered), boundary)

@@ -9,6 +9,7 @@ checked on first read and its verdicts cached (bounded).
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from typing import Final
 
@@ -42,6 +43,9 @@ class Verdicts:
         self._metrics = metrics
         self._invalid: OrderedDict[int, Rejected] = OrderedDict()
         self._invalid_limit = invalid_remembered
+        # The same sequences sorted (and possibly some already forgotten, below the live range), so
+        # a read batch inside the live range is told free of junk by one bisection.
+        self._invalid_seqs: list[int] = []
         self._history: OrderedDict[int, bool] = OrderedDict()
         self._history_limit = history_remembered
         self._live_from = 1
@@ -59,9 +63,16 @@ class Verdicts:
         if isinstance(verdict, Rejected):
             self._report(message, verdict)
             self._invalid[seq] = verdict
+            seqs = self._invalid_seqs
+            if not seqs or seq > seqs[-1]:
+                seqs.append(seq)
+            else:
+                insort(seqs, seq)
             if len(self._invalid) > self._invalid_limit:
                 forgotten, _ = self._invalid.popitem(last=False)
                 self._live_from = max(self._live_from, forgotten + 1)
+                if len(seqs) > 2 * self._invalid_limit:
+                    del seqs[: len(seqs) - self._invalid_limit]
             self._live_to = seq
             return None
         self._live_to = seq
@@ -86,6 +97,21 @@ class Verdicts:
         if len(history) > self._history_limit:
             history.popitem(last=False)
         return valid
+
+    def servable_of(self, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """`servable` of a read batch (in stream order), without a lookup per message where the live
+        tail has checked the whole batch: the replay and catch-up hot path."""
+        first = messages[0].seq
+        last = messages[-1].seq
+        if self._live_from <= first and last <= self._live_to:
+            seqs = self._invalid_seqs
+            index = bisect_left(seqs, first)
+            if index == len(seqs) or seqs[index] > last:
+                return messages
+            invalid = self._invalid
+            return [message for message in messages if message.seq not in invalid]
+        servable = self.servable
+        return [message for message in messages if servable(message)]
 
     def _report(self, message: StoredMessage, rejected: Rejected) -> None:
         self._metrics.invalid_events.labels(rejected.reason.value).inc()
