@@ -129,6 +129,7 @@ STORED_SLOTS: Final = frozenset(
         "stored_ns",
         "published_ns",
         "_sse",
+        "_sse_chunk",
         "_item",
         "_ws",
         "sse_forms",
@@ -163,6 +164,7 @@ def stored_frames(messages: list[StoredMessage], *, sse: bool = False) -> list[F
             frame.data = data
             frame.stored_ns = stored_ns
             frame.published_ns = stored_ns
+            frame._sse_chunk = None
             frame._item = None
             frame._ws = None
             frame.sse_forms = None
