@@ -71,10 +71,14 @@ async def start_api(nats_url: str) -> AsyncIterator[Callable[..., Any]]:
     async with AsyncExitStack() as stack:
 
         async def start(
-            url: str | None = None, telemetry: Telemetry | None = None, **overrides: Any
+            url: str | None = None,
+            telemetry: Telemetry | None = None,
+            *,
+            direct_writes: bool = True,
+            **overrides: Any,
         ) -> StreamAPI:
             app = create_app(settings_for(url or nats_url, **overrides), telemetry)
-            base = await stack.enter_async_context(serving(app))
+            base = await stack.enter_async_context(serving(app, direct_writes=direct_writes))
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
             return StreamAPI(base=base, runtime=app.state.runtime, http=http)
 
