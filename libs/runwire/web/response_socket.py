@@ -21,6 +21,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 EXTENSION: Final = "runwire.response_socket"
 
 
+def body_chunk(body: bytes, chunked: bool) -> bytes:
+    """`body` as written after `detach`: one chunk of chunked transfer encoding, or raw."""
+    return b"%x\r\n%s\r\n" % (len(body), body) if chunked else body
+
+
 class ResponseSocket:
     """The connection under one HTTP response, and the way to take it over (`detach`)."""
 
@@ -41,9 +46,7 @@ class ResponseSocket:
 
     def frame(self, body: bytes) -> bytes:
         """`body` as one chunk of this response's body, for writing after `detach`."""
-        if self._cycle.chunked_encoding:
-            return b"%x\r\n%s\r\n" % (len(body), body)
-        return body
+        return body_chunk(body, self.chunked)
 
     @property
     def end(self) -> bytes:

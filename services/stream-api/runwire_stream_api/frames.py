@@ -12,6 +12,7 @@ import msgspec
 
 from runwire.contract.cursor import format_cursor
 from runwire.jetstream.stream_reader import StoredMessage
+from runwire.web.response_socket import body_chunk
 
 HEARTBEAT: Final = b": heartbeat\n\n"
 SSE_PREAMBLE: Final = b"retry: 2000\n: connected\n\n"
@@ -96,8 +97,7 @@ class Frame:
     def sse_chunk(self) -> bytes:
         """`sse` as one HTTP/1.1 chunk: what the fan-out writes straight to each idle client's socket."""
         if self._sse_chunk is None:
-            sse = self.sse
-            self._sse_chunk = b"%x\r\n%s\r\n" % (len(sse), sse)
+            self._sse_chunk = body_chunk(self.sse, chunked=True)
         return self._sse_chunk
 
     @property

@@ -15,7 +15,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from runwire.web.response_socket import ResponseSocket
+from runwire.web.response_socket import ResponseSocket, body_chunk
 from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
 from runwire_stream_api.frames import SSE_CLOSE, Frame, sse_reset
@@ -106,7 +106,7 @@ class SSEConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ the task
 
     def _frame(self, body: bytes) -> bytes:
-        return b"%x\r\n%s\r\n" % (len(body), body) if self._chunked else body
+        return body_chunk(body, self._chunked)
 
     async def _write(self, body: bytes) -> None:
         """Write one chunk, then wait while the client's socket is slow (bounded memory)."""
