@@ -146,6 +146,14 @@ async def test_clients_on_both_workers_get_every_event_once_in_order(
         assert live["position"] == cursors[-1]
         assert live["latency"]["count"] == 12 * len(cursors)
         assert live["workers"] == {"expected": 2, "answering": 2}
+        async with httpx.AsyncClient(base_url=api.base, timeout=10) as http:
+            trace = await http.get(
+                f"/v1/projects/{project}/events/{cursors[-1]}/trace",
+                headers={"Authorization": f"Bearer {token(project)}"},
+            )
+        assert trace.status_code == 200
+        assert trace.json()["recipients"] == 12  # counted over both workers
+        assert trace.json()["first_delivered_at"] is not None
 
 
 async def _open_streams(api: StreamAPIProcess, project: str, count: int) -> bool:

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from runwire.contract.cursor import format_cursor
 from runwire.web.health import not_ready, readiness
 from runwire.web.problems import ProblemError
+from runwire_stream_api.event_trace import trace_of
 from runwire_stream_api.latency import LatencyWindow
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.worker_link import Answer, WorkerLink
@@ -77,6 +78,10 @@ def answerer(app: Litestar) -> Answer:
             return own_stats(state.runtime)
         if question == "ready":
             return await own_readiness(state)
+        kind, _, rest = question.partition(" ")
+        seq, _, project = rest.partition(" ")
+        if kind == "trace" and seq.isdigit():
+            return trace_of(state.runtime, project, int(seq))
         return None
 
     return answer

@@ -1,9 +1,10 @@
 """How the stream API's worker processes ask each other for their figures: a Unix socket per worker in
 a private directory (mode 0700) that the parent created before forking them.
 
-One question per connection: the asker writes one line (`metrics`, `stats`, `ready`), the answering
-worker writes its answer as JSON and closes. A worker that does not answer within ASK_TIMEOUT_SECONDS
-is left out (None), so a dead or stuck worker never makes /metrics or /v1/stats fail.
+One question per connection: the asker writes one line (`metrics`, `stats`, `ready`,
+`trace <seq> <project>`), the answering worker writes its answer as JSON and closes. A worker that
+does not answer within ASK_TIMEOUT_SECONDS is left out (None), so a dead or stuck worker never
+makes /metrics or /v1/stats fail.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import msgspec
 log = logging.getLogger(__name__)
 
 ASK_TIMEOUT_SECONDS: Final = 1.0
-MAX_QUESTION_BYTES: Final = 64
+MAX_QUESTION_BYTES: Final = 512
 
 Answer = Callable[[str], Awaitable[object]]
 
