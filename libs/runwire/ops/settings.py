@@ -94,6 +94,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return []
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
+    @property
+    def stream_worker_count(self) -> int:
+        """RUNWIRE_STREAM_WORKERS, or the CPUs this process may run on."""
+        return self.stream_workers or len(os.sched_getaffinity(0))
+
     def service_port(self, offset: int) -> int:
         """The port of the service `offset` places after the stream API."""
         return self.http_port + offset

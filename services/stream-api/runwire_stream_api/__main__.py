@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 
+from runwire.ops.open_files import raise_open_file_limit
 from runwire.ops.settings import SettingsError, load_settings
 from runwire.ops.telemetry import from_environment, install_globally
 from runwire.web.serve import configure_logging, serve
 from runwire_stream_api.app import create_app
-from runwire_stream_api.workers import Workers, raise_open_file_limit, worker_count
+from runwire_stream_api.workers import Workers
 
 
 def main() -> None:
@@ -23,7 +24,7 @@ def main() -> None:
         sys.exit("runwire stream-api: RUNWIRE_AUTH_SECRET is required (make run sets a dev secret)")
     configure_logging(settings)
     raise_open_file_limit()
-    workers = worker_count(settings)
+    workers = settings.stream_worker_count
     if workers > 1:
         sys.exit(Workers(settings, workers).run())
     telemetry = from_environment("runwire-stream-api")

@@ -17,7 +17,6 @@ import gc
 import importlib
 import logging
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -76,22 +75,9 @@ _PR_SET_PDEATHSIG: Final = 1
 _STOP_SIGNALS: Final = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
 
 
-def worker_count(settings: Settings) -> int:
-    """RUNWIRE_STREAM_WORKERS, or the CPUs this process may run on."""
-    return settings.stream_workers or len(os.sched_getaffinity(0))
-
-
 def connection_share(max_connections: int, workers: int) -> int:
     """Each worker's part of RUNWIRE_MAX_CONNECTIONS (rounded up: the instance serves at least that)."""
     return -(-max_connections // workers)
-
-
-def raise_open_file_limit() -> None:
-    """Soft RLIMIT_NOFILE up to the hard limit: every stream is a file descriptor."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
