@@ -273,6 +273,9 @@ def _worker_main(index: int, workers: Workers, parent: int) -> NoReturn:
     except BaseException:
         log.exception("worker %d failed", index)
     finally:
+        if os.getppid() != parent and workers.link_dir is not None:
+            with contextlib.suppress(OSError):
+                workers.link_dir.rmdir()  # the parent is gone: the last worker out removes the directory
         logging.shutdown()
         os._exit(code)
 
