@@ -38,11 +38,7 @@ async def api(nats_url: str, tmp_path: Path) -> AsyncIterator[StreamAPIProcess]:
         await eventually(lambda: len(server.worker_pids()) == 2, timeout=10)
         yield server
     finally:
-        pids = server.worker_pids() if server.process is not None else []
         server.close()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager

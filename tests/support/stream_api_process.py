@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -76,10 +77,18 @@ class StreamAPIProcess:
         return children(self.process.pid)
 
     def close(self) -> None:
-        """Kill it if it still runs (by its own PID), and close the log."""
+        """Kill it if it still runs (by its own PID; its workers then drain and exit, or are killed
+        by their PIDs after 15 s), and close the log."""
         if self.process is not None and self.process.poll() is None:
+            workers = self.worker_pids()
             self.process.kill()
             self.process.wait()
+            deadline = time.monotonic() + 15
+            while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.log.close()
 
 
