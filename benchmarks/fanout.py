@@ -11,6 +11,12 @@ replay events/s. After the fan-out scenarios it runs them again against the bare
 (benchmarks/bare_fanout.py: one consumer, raw socket writes, no features) and prints runwire's CPU
 per delivery as a ratio to it, taken on the same machine at the same moment (`--no-reference` skips).
 Everything runs on 127.0.0.1 and stops by itself.
+
+    .venv/bin/python benchmarks/fanout.py --scenario throughput --workers 2  # RUNWIRE_STREAM_WORKERS
+
+Server CPU, RSS and PSS are summed over the stream API's whole process tree (the parent and its
+workers), with CPU per process printed when there are several; `--workers` defaults to 1 so that
+figures stay comparable with earlier runs.
 """
 
 from __future__ import annotations
@@ -63,6 +69,56 @@ def rss_mib(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc (the stream API's parent and its workers)."""
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        try:
+            stack += map(int, Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each process of the tree so far."""
+    seconds = {}
+    for member in process_tree(pid):
+        try:
+            seconds[member] = cpu_seconds(member)
+        except FileNotFoundError:
+            continue
+    return seconds
+
+
+def tree_memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) summed over the tree: PSS counts pages the workers share once, RSS once each."""
+    rss = pss = 0.0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except (FileNotFoundError, PermissionError):
+            continue
+    return rss, pss
+
+
+def machine_load() -> str:
+    """How busy the machine is (benchmarks here share it): the 1/5/15-minute load averages."""
+    return f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> tuple[float, list[float]]:
+    """CPU seconds the tree spent between two `tree_cpu` readings: the total and each process's."""
+    each = [after[member] - before.get(member, 0.0) for member in after]
+    return sum(each), each
 
 
 class Reader(asyncio.Protocol):
@@ -131,9 +187,10 @@ class Reader(asyncio.Protocol):
 class System:
     """The embedded nats-server and a stream API process."""
 
-    def __init__(self, workdir: Path, server: str) -> None:
+    def __init__(self, workdir: Path, server: str, workers: int = 1) -> None:
         self.workdir = workdir
         self.server = server
+        self.workers = workers
         self.nats = EmbeddedNats(workdir / "nats")
         self.api: subprocess.Popen[bytes] | None = None
         self.port = free_port()
@@ -150,6 +207,7 @@ class System:
             "RUNWIRE_HTTP_PORT": str(self.port),
             "RUNWIRE_MAX_CONNECTIONS": "20000",
             "RUNWIRE_LOG_LEVEL": "warning",
+            "RUNWIRE_STREAM_WORKERS": str(self.workers),
         }
         log = (self.workdir / "stream-api.log").open("wb")
         if self.server == "bare":  # the reference: benchmarks/bare_fanout.py, no runwire at all
@@ -187,6 +245,12 @@ class System:
                 self.api.kill()
                 self.api.wait()
         self.nats.stop()
+
+    @property
+    def root(self) -> int:
+        """The process whose tree serves requests (the stream API's parent, with its workers)."""
+        assert self.api is not None
+        return self.api.pid
 
     @property
     def pid(self) -> int:
@@ -249,8 +313,8 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
     """Run one fan-out scenario, print its figures, and return the server's CPU µs per delivery."""
     project = f"bench-{uuid.uuid4().hex[:8]}"
     readers = await open_readers(system, project, clients)
-    rss_connected = rss_mib(system.pid)
-    cpu_before = cpu_seconds(system.pid)
+    rss_connected, pss_connected = tree_memory_mib(system.root)
+    cpu_before = tree_cpu(system.root)
     started = time.perf_counter()
     published = await publish_at_rate(system.nats.url, project, rate, seconds)
     expected = len(published) * clients
@@ -258,7 +322,7 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
     while sum(r.count for r in readers) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(system.pid) - cpu_before
+    cpu, per_process = cpu_spent(cpu_before, tree_cpu(system.root))
     delivered = sum(r.count for r in readers)
     latencies = [
         (at - published[cursor]) * 1000 for r in readers for cursor, at in r.received if cursor in published
@@ -272,7 +336,13 @@ async def fanout(system: System, clients: int, rate: float, seconds: float, labe
         f"latency ms p50 {percentile(latencies, 0.5):.1f} p99 {percentile(latencies, 0.99):.1f} "
         f"max {max(latencies, default=float('nan')):.1f}; server CPU {cpu / elapsed * 100:.0f}% "
         f"({cpu / max(delivered, 1) * 1e6:.1f} µs per delivery); "
-        f"server RSS {rss_connected:.0f} MiB with the clients connected; the server's own view "
+        f"server RSS {rss_connected:.0f} MiB (PSS {pss_connected:.0f} MiB) with the clients connected"
+        + (
+            f"; CPU per process (parent first) {', '.join(f'{c / elapsed * 100:.0f}%' for c in per_process)}"
+            if len(per_process) > 1
+            else ""
+        )
+        + "; the server's own view "
         f"(publish to socket write, last 10 s): {server}"
     )
     await asyncio.sleep(1)
@@ -297,13 +367,14 @@ async def server_latency(system: System, project: str) -> str:
 
 async def idle(system: System, connections: int) -> None:
     project = f"idle-{uuid.uuid4().hex[:8]}"
-    before = rss_mib(system.pid)
+    before, pss_before = tree_memory_mib(system.root)
     readers = await open_readers(system, project, connections, record=False)
     await asyncio.sleep(2)
-    after = rss_mib(system.pid)
+    after, pss_after = tree_memory_mib(system.root)
     print(
         f"idle: {connections} SSE connections -> server RSS {after:.0f} MiB "
-        f"({before:.0f} MiB before; {(after - before) * 1024 / connections:.1f} KiB per connection)"
+        f"({before:.0f} MiB before; {(after - before) * 1024 / connections:.1f} KiB per connection); "
+        f"PSS {pss_after:.0f} MiB ({pss_before:.0f} MiB before)"
     )
     for reader in readers:
         reader.close()
@@ -449,11 +520,14 @@ async def main(args: argparse.Namespace) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory(prefix="runwire-bench-") as tmp:
-        system = System(Path(tmp), args.server)
+        system = System(Path(tmp), args.server, args.workers)
         await system.start()
         try:
             print(
                 f"stream API on {args.server}: pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB"
+                f"; {args.workers} worker(s), tree RSS/PSS at start "
+                + "/".join(f"{mib:.0f}" for mib in tree_memory_mib(system.root))
+                + f" MiB; {machine_load()}"
             )
             costs: dict[str, float] = {}
             if args.scenario in ("all", "throughput"):
@@ -474,6 +548,7 @@ async def main(args: argparse.Namespace) -> None:
                 await idle(system, args.idle)
         finally:
             system.stop()
+            print(f"done; {machine_load()}")
 
 
 if __name__ == "__main__":
@@ -494,6 +569,12 @@ if __name__ == "__main__":
         choices=["uvicorn", "granian", "bare"],
         default="uvicorn",
         help="ASGI server (granian to compare: `uv pip install granian` first); bare: only the reference",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="RUNWIRE_STREAM_WORKERS of the runwire server (1, the default, keeps figures comparable)",
     )
     parser.add_argument(
         "--no-reference",

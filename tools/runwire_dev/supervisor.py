@@ -35,6 +35,7 @@ from runwire.jetstream.connection import connect_nats
 from runwire.jetstream.embedded_nats import EmbeddedNats, EmbeddedNatsError
 from runwire.jetstream.event_store import EventStore, StoreError, stream_settings
 from runwire.jetstream.nats_port import nats_port, port_file
+from runwire.ops.open_files import raise_open_file_limit
 from runwire.ops.settings import Settings, SettingsError, load_settings
 from runwire.web.auth import dev_secret, issue_token
 from runwire_dev.backoff import Backoff
@@ -365,7 +366,7 @@ class Supervisor:
         (self.data_dir / PROCESSES_FILE).unlink(missing_ok=True)
 
 
-def print_banner(urls: dict[str, str]) -> None:
+def print_banner(urls: dict[str, str], stream_workers: int) -> None:
     print("\nrunwire is running:", flush=True)
     for name, url in urls.items():
         if name not in ("nats", "token"):
@@ -374,6 +375,8 @@ def print_banner(urls: dict[str, str]) -> None:
     if stream_api:
         print(f"  {'dashboard':<13} {stream_api}/?access_token={urls['token']}")
         print(f"  {'openapi':<13} {stream_api}/schema")
+        processes = "process" if stream_workers == 1 else "processes"
+        print(f"  {'workers':<13} {stream_workers} stream-API {processes} each (RUNWIRE_STREAM_WORKERS)")
     print(f"  {'nats':<13} {urls['nats']}")
     print(f"\ndev token (all projects, 30 days):\n  {urls['token']}\n")
     print("Ctrl-C stops everything.", flush=True)
@@ -385,6 +388,7 @@ def main() -> int:
     except SettingsError as exc:
         say(str(exc))
         return 2
+    raise_open_file_limit()  # for every service it starts: each stream is a file descriptor
     supervisor = Supervisor(settings, cluster="--cluster" in sys.argv[1:])
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -394,7 +398,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         supervisor.start()
-        status = supervisor.watch(lambda: print_banner(supervisor.urls()))
+        status = supervisor.watch(lambda: print_banner(supervisor.urls(), settings.stream_worker_count))
     except (RuntimeError, EmbeddedNatsError, OSError) as exc:
         say(str(exc))
         status = 1

@@ -35,6 +35,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """HS256 key of the JWTs; `make run` generates and prints a dev secret when unset."""
     heartbeat_seconds: PositiveFloat = 15.0
     max_connections: PositiveInt = 10_000
+    """Open streams the stream API serves at once (per instance: with N workers, each takes ceil(max/N))."""
+    stream_workers: PositiveInt | None = None
+    """Stream-API worker processes per instance, sharing its port; unset: the CPUs this process may
+    use. 1 serves from one process with no supervisor (docs/operations.md, "Workers")."""
     stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
     stream_max_age_seconds: NonNegativeFloat = 0.0
     """Retention by age; 0 keeps events until another limit removes them."""
@@ -89,6 +93,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not self.nats_url:
             return []
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
+    def stream_worker_count(self) -> int:
+        """RUNWIRE_STREAM_WORKERS, or the CPUs this process may run on."""
+        return self.stream_workers or len(os.sched_getaffinity(0))
 
     def service_port(self, offset: int) -> int:
         """The port of the service `offset` places after the stream API."""

@@ -25,6 +25,12 @@ def healthz() -> dict[str, str]:
 @get("/readyz", summary="Readiness", tags=["operations"], opt=also_answers(503))
 async def readyz(state: State) -> dict[str, object]:
     """Ready when NATS is connected and the EVENTS stream answers; 503 otherwise."""
+    return await readiness(state)
+
+
+async def readiness(state: State) -> dict[str, object]:
+    """This process's readiness (what `/readyz` answers), or `not_ready` raised; for services that
+    answer for several processes at once (the stream API's workers)."""
     store: EventStore = state.event_store
     if not store.nc.is_connected:
         raise not_ready("not connected to NATS")

@@ -64,10 +64,16 @@ def run_shutdown_hooks(app: Litestar) -> None:
 class _Server(uvicorn.Server):
     """uvicorn, telling the app that shutdown began before it stops accepting connections."""
 
-    def __init__(self, config: uvicorn.Config, app: Litestar) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        app: Litestar,
+        signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM),
+    ) -> None:
         super().__init__(config)
         self._app = app
         self._hooks_ran = False
+        self._signals = signals
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if not self._hooks_ran:
@@ -95,7 +101,7 @@ class _Server(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in self._signals}
         try:
             yield
         finally:
@@ -127,8 +133,19 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 50, 1000)
 
 
-def serve(app: Litestar, settings: Settings, port: int) -> None:
-    """Serve `app` on the configured host and `port` until SIGINT/SIGTERM, then shut down gracefully."""
+def serve(
+    app: Litestar,
+    settings: Settings,
+    port: int,
+    *,
+    listener: socket.socket | None = None,
+    signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Serve `app` on the configured host and `port` until SIGINT/SIGTERM, then shut down gracefully.
+
+    `listener`: an already bound, listening socket to accept on instead (a worker process sharing
+    its parent's port); `signals`: the ones that stop it gracefully (a worker leaves SIGINT to its parent).
+    """
     tune_garbage_collector()
     config = uvicorn.Config(
         app,
@@ -144,4 +161,4 @@ def serve(app: Litestar, settings: Settings, port: int) -> None:
         server_header=False,
         backlog=4096,
     )
-    _Server(config, app).run()
+    _Server(config, app, signals).run(sockets=None if listener is None else [listener])

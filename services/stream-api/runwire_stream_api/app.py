@@ -18,7 +18,7 @@ from runwire.jetstream.event_store import EventStore, stream_settings
 from runwire.ops.settings import Settings, SettingsError
 from runwire.ops.telemetry import Telemetry, disabled, http_tracing
 from runwire.web.header_limits import header_limits
-from runwire.web.health import healthz, readyz
+from runwire.web.health import healthz
 from runwire.web.problems import ProblemError, exception_handlers
 from runwire.web.request_body import BodyCheckedRequest
 from runwire.web.serve import add_drain, add_shutdown_hook
@@ -30,12 +30,14 @@ from runwire_stream_api.export import TO_HEADER as EXPORT_TO_HEADER
 from runwire_stream_api.export import export_events
 from runwire_stream_api.fanout import Hub
 from runwire_stream_api.http_binding import BINARY_MODE_HEADERS
+from runwire_stream_api.instance_view import answerer
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import StreamMetrics
 from runwire_stream_api.openapi_docs import document_stream_api
 from runwire_stream_api.polling import poll_events
 from runwire_stream_api.prometheus import metrics
 from runwire_stream_api.publish import MAX_BODY_BYTES, publish_events
+from runwire_stream_api.readiness import readyz
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse import stream_sse
 from runwire_stream_api.stats import stats
@@ -43,6 +45,7 @@ from runwire_stream_api.webhooks.dispatch import Dispatcher
 from runwire_stream_api.webhooks.registry import Registry
 from runwire_stream_api.webhooks.routes import webhooks_router
 from runwire_stream_api.websocket import stream_ws
+from runwire_stream_api.worker_link import WorkerLink
 
 
 def cors(settings: Settings) -> CORSConfig | None:
@@ -77,8 +80,11 @@ def _body_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -
     return response
 
 
-def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litestar:
-    """A stream API instance for these settings (NATS is connected in the lifespan)."""
+def create_app(
+    settings: Settings, telemetry: Telemetry | None = None, worker_link: WorkerLink | None = None
+) -> Litestar:
+    """A stream API instance for these settings (NATS is connected in the lifespan); `worker_link`:
+    this process is one of several workers, answering /metrics, /v1/stats and /readyz for all."""
     if not settings.auth_secret:
         raise SettingsError("RUNWIRE_AUTH_SECRET is required by the stream API (make run sets a dev secret)")
     telemetry = telemetry or disabled()
@@ -110,9 +116,13 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
         add_shutdown_hook(app, runtime.begin_shutdown)
         add_drain(app, runtime.drained)
         heartbeats = asyncio.create_task(runtime.send_heartbeats(), name="runwire-heartbeats")
+        if worker_link is not None:
+            await worker_link.start(answerer(app))
         try:
             yield
         finally:
+            if worker_link is not None:
+                await worker_link.stop()
             runtime.begin_shutdown()
             heartbeats.cancel()
             await webhooks.stop()
@@ -159,5 +169,6 @@ def create_app(settings: Settings, telemetry: Telemetry | None = None) -> Litest
     )
     app.state.auth_secret = settings.auth_secret
     app.state.metrics_token = settings.metrics_token
+    app.state.worker_link = worker_link
     document_stream_api(app)
     return app

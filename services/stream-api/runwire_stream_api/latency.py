@@ -94,6 +94,21 @@ class LatencyWindow:
             "max": worst if count else None,
         }
 
+    def slots(self) -> list[tuple[int, list[int], float]]:
+        """The seconds held now as (second, bucket counts, max): what a worker sends its siblings."""
+        return [(s.second, list(s.buckets), s.max) for s in self._ring if s.second >= 0 and s.count]
+
+    def absorb(self, slots: list[tuple[int, list[int], float]], now_second: int) -> None:
+        """Add another window's seconds (another worker's) to this one, so that percentiles are taken
+        over the merged bucket counts, never averaged; seconds outside the window are left out."""
+        for second, buckets, worst in slots:
+            if not now_second - self.seconds < second <= now_second or len(buckets) != len(_BOUNDS) + 1:
+                continue
+            slot = self._slot(second)
+            slot.buckets = [mine + theirs for mine, theirs in zip(slot.buckets, buckets, strict=True)]
+            slot.count += sum(buckets)
+            slot.max = max(slot.max, worst)
+
 
 def _quantile(buckets: list[int], count: int, q: float, worst: float) -> float | None:
     if count == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from runwire.contract.stored_check import Invalid
@@ -82,6 +82,12 @@ class StreamMetrics:
     def on_scrape(self, collect: Callable[[], None]) -> None:
         """Run `collect` before each render, to set gauges from live state."""
         self._collectors.append(collect)
+
+    def collect(self) -> list[Metric]:
+        """The families that `render` writes, live gauges set: what a worker sends its siblings."""
+        for collect in self._collectors:
+            collect()
+        return list(self.registry.collect())
 
     def render(self) -> bytes:
         for collect in self._collectors:

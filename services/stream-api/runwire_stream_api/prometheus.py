@@ -15,6 +15,7 @@ from litestar.handlers import BaseRouteHandler
 
 from runwire.web.auth import token_from, unauthorized
 from runwire.web.openapi import also_answers
+from runwire_stream_api.instance_view import instance_metrics
 from runwire_stream_api.runtime import Runtime
 
 
@@ -37,10 +38,9 @@ def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     guards=[metrics_guard],
     opt=also_answers(401),
     media_type="text/plain",
-    sync_to_thread=False,
     security=[],
 )
-def metrics(state: State) -> Response[bytes]:
-    """Prometheus text exposition of the stream API's counters, gauges and histograms."""
+async def metrics(state: State) -> Response[bytes]:
+    """Prometheus text exposition of the stream API's counters, gauges and histograms (every worker's)."""
     runtime: Runtime = state.runtime
-    return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
+    return Response(await instance_metrics(state), media_type=runtime.metrics.content_type)

@@ -6,7 +6,7 @@ from litestar import get
 from litestar.datastructures import State
 
 from runwire.web.auth import project_guard
-from runwire_stream_api.runtime import Runtime
+from runwire_stream_api.instance_view import instance_stats
 
 
 @get(
@@ -16,11 +16,10 @@ from runwire_stream_api.runtime import Runtime
     description=(
         "Connections by transport, clients in catch-up, queued events, events read from the live tail, "
         "deliveries by transport, the fan-out position, and delivery latency (seconds) over the last "
-        "window: count, p50, p95, p99 (bucket upper bounds) and max. Any valid token may read it."
+        "window: count, p50, p95, p99 (bucket upper bounds) and max, over every worker of the instance "
+        "(`workers`: expected, answering). Any valid token may read it."
     ),
     tags=["operations"],
-    sync_to_thread=False,
 )
-def stats(state: State) -> dict[str, object]:
-    runtime: Runtime = state.runtime
-    return runtime.stats()
+async def stats(state: State) -> dict[str, object]:
+    return await instance_stats(state)
