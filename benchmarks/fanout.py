@@ -187,12 +187,14 @@ class Reader(asyncio.Protocol):
 class System:
     """The embedded nats-server and a stream API process."""
 
-    def __init__(self, workdir: Path, server: str, workers: int = 1) -> None:
+    def __init__(self, workdir: Path, server: str, workers: int = 1, telemetry: bool = False) -> None:
         self.workdir = workdir
         self.server = server
         self.workers = workers
+        self.telemetry = telemetry
         self.nats = EmbeddedNats(workdir / "nats")
         self.api: subprocess.Popen[bytes] | None = None
+        self.sink: subprocess.Popen[bytes] | None = None
         self.port = free_port()
 
     async def start(self) -> None:
@@ -210,6 +212,12 @@ class System:
             "RUNWIRE_STREAM_WORKERS": str(self.workers),
         }
         log = (self.workdir / "stream-api.log").open("wb")
+        if self.telemetry and self.server != "bare":  # every event traced, exported to a discarding sink
+            sink_port = free_port()
+            sink = Path(__file__).with_name("otlp_sink.py")
+            self.sink = subprocess.Popen([sys.executable, str(sink), str(sink_port)])
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink_port}"
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
         if self.server == "bare":  # the reference: benchmarks/bare_fanout.py, no runwire at all
             command = [sys.executable, str(Path(__file__).with_name("bare_fanout.py")), str(self.port), url]
         elif self.server == "granian":  # for comparison only; granian is not a runwire dependency
@@ -244,6 +252,9 @@ class System:
             except subprocess.TimeoutExpired:
                 self.api.kill()
                 self.api.wait()
+        if self.sink is not None:
+            self.sink.kill()
+            self.sink.wait()
         self.nats.stop()
 
     @property
@@ -520,14 +531,14 @@ async def main(args: argparse.Namespace) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory(prefix="runwire-bench-") as tmp:
-        system = System(Path(tmp), args.server, args.workers)
+        system = System(Path(tmp), args.server, args.workers, args.telemetry)
         await system.start()
         try:
             print(
                 f"stream API on {args.server}: pid {system.pid}, RSS at start {rss_mib(system.pid):.0f} MiB"
                 f"; {args.workers} worker(s), tree RSS/PSS at start "
                 + "/".join(f"{mib:.0f}" for mib in tree_memory_mib(system.root))
-                + f" MiB; {machine_load()}"
+                + f" MiB; telemetry {'on, every event traced' if args.telemetry else 'off'}; {machine_load()}"
             )
             costs: dict[str, float] = {}
             if args.scenario in ("all", "throughput"):
@@ -569,6 +580,11 @@ if __name__ == "__main__":
         choices=["uvicorn", "granian", "bare"],
         default="uvicorn",
         help="ASGI server (granian to compare: `uv pip install granian` first); bare: only the reference",
+    )
+    parser.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="OpenTelemetry on in the stream API (OTLP to a discarding sink, every event traced)",
     )
     parser.add_argument(
         "--workers",
