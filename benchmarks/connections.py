@@ -4,8 +4,8 @@
     .venv/bin/python -m benchmarks.connections --connections 20000 --workers 2
 
 Starts an embedded nats-server and `python -m runwire_stream_api` with RUNWIRE_STREAM_WORKERS
-workers (by default enough that none holds more than 18,000 connections: a process may open at most
-as many files as its hard limit allows, 20,000 on the machine this was written on), then client
+workers (by default one per 16,000 connections, each allowed 18,000: a process may open at most as
+many files as its hard limit allows, 20,000 on the machine this was written on), then client
 processes, each opening its share of SSE connections from its own loopback source address
 (127.0.0.10, .11, ...: one address has about 28,000 ephemeral ports towards one server port). It
 reports the stream API's memory summed over its processes (RSS, and PSS, which counts the pages the
@@ -21,9 +21,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,13 +30,13 @@ from pathlib import Path
 import nats
 import uvloop
 
+from benchmarks.fanout import System, cpu_spent, process_tree, tree_cpu, tree_memory_mib
 from runwire.contract.envelope import encode_event, new_event
-from runwire.jetstream.embedded_nats import EmbeddedNats
-from runwire.jetstream.event_store import EventStore, StreamSettings
 from runwire.web.auth import issue_token
 
 SECRET = "benchmark-secret-0123456789abcdef"
-PER_PROCESS = 18_000
+PER_PROCESS = 18_000  # connections a client process opens, and the most a worker may hold
+PER_WORKER = 16_000  # what --workers plans for: accepts are not spread evenly over the workers
 HEARTBEAT = b": heartbeat"
 
 
@@ -62,7 +59,11 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         joined = self.tail + data  # a marker may be split between two reads
         self.tail = joined[-16:]
-        if not self.connected and b"\r\n\r\n" in joined:  # the response head: the stream began
+        if not self.connected and b"\r\n\r\n" in joined:  # the response head
+            if not joined.startswith(b"HTTP/1.1 200"):  # e.g. 503 when a worker has its share
+                if not self.ready.done():
+                    self.ready.set_exception(ConnectionError(joined.split(b"\r\n", 1)[0].decode()))
+                return
             self.connected = True
             if not self.ready.done():
                 self.ready.set_result(None)
@@ -90,8 +91,9 @@ async def run_clients(port: int, source: str, count: int, path: str, token: str)
     async def one() -> None:
         nonlocal failed
         async with gate:
-            for attempt in range(5):
+            for attempt in range(10):
                 ready: asyncio.Future[None] = loop.create_future()
+                transport: asyncio.BaseTransport | None = None
                 try:
                     transport, client = await loop.create_connection(
                         lambda ready=ready: Client(ready),  # type: ignore[misc]
@@ -104,6 +106,8 @@ async def run_clients(port: int, source: str, count: int, path: str, token: str)
                     clients.append(client)
                     return
                 except (OSError, ConnectionError, TimeoutError):
+                    if transport is not None:
+                        transport.close()
                     await asyncio.sleep(0.2 * (attempt + 1))
             failed += 1
 
@@ -128,102 +132,14 @@ async def run_clients(port: int, source: str, count: int, path: str, token: str)
 # ---------------------------------------------------------------------------- the coordinator
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def server_for(workdir: Path, connections: int, workers: int, bare: bool) -> System:
+    """The stream API (or the bare reference) on an embedded nats-server, allowed `connections`.
 
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants (the stream API's workers)."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        for child in children:
-            found += process_tree(int(child))
-    return found
-
-
-def memory_mib(pids: list[int]) -> tuple[float, float]:
-    """(RSS, PSS) summed over `pids`, in MiB."""
-    rss = pss = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss += int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss += int(line.split()[1])
-    return rss / 1024, pss / 1024
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-class Server:
-    """The stream API (or the bare reference) on an embedded nats-server."""
-
-    def __init__(self, workdir: Path, workers: int, connections: int, bare: bool) -> None:
-        self.nats = EmbeddedNats(workdir / "nats")
-        self.port = free_port()
-        self.workers = workers
-        self.connections = connections
-        self.bare = bare
-        self.log = workdir / ("bare.log" if bare else "stream-api.log")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        url = self.nats.start()
-        nc = await nats.connect(url)
-        await EventStore(nc).ensure_stream(StreamSettings())
-        await nc.close()
-        env = {
-            **os.environ,
-            "RUNWIRE_NATS_URL": url,
-            "RUNWIRE_AUTH_SECRET": SECRET,
-            "RUNWIRE_HTTP_PORT": str(self.port),
-            "RUNWIRE_MAX_CONNECTIONS": str(self.connections + 1000),
-            "RUNWIRE_STREAM_WORKERS": str(self.workers),
-            "RUNWIRE_LOG_LEVEL": "warning",
-        }
-        if self.bare:
-            command = [sys.executable, str(Path(__file__).with_name("bare_fanout.py")), str(self.port), url]
-        else:
-            command = [sys.executable, "-m", "runwire_stream_api"]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.write(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                status = await reader.readline()
-                writer.close()
-                if status.startswith(b"HTTP/1.1 200"):
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"server did not start; see {self.log}")
-
-    def pids(self) -> list[int]:
-        assert self.process is not None
-        return process_tree(self.process.pid)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.nats.stop()
+    Each worker takes its share of the limit, and accepts are not spread evenly over the workers, so
+    each may hold PER_PROCESS (a client refused by a full one tries again and lands elsewhere)."""
+    workdir.mkdir(parents=True)
+    limit = max(connections + 1000, workers * PER_PROCESS)
+    return System(workdir, "bare" if bare else "uvicorn", workers, max_connections=limit)
 
 
 class Clients:
@@ -289,50 +205,50 @@ class Clients:
 async def hold(workdir: Path, connections: int, workers: int, bare: bool, idle_seconds: float) -> None:
     """Open `connections` to one server, measure it, and print one line."""
     label = "bare reference" if bare else f"runwire ({workers} worker{'s' * (workers > 1)})"
-    server = Server(workdir, workers, connections, bare)
+    server = server_for(workdir, connections, workers, bare)
     await server.start()
     clients = Clients()
     try:
         await asyncio.sleep(1)
-        rss_before, pss_before = memory_mib(server.pids())
+        rss_before, pss_before = tree_memory_mib(server.root)
         project = f"conn-{uuid.uuid4().hex[:8]}"
         started = time.monotonic()
         await clients.open(server.port, connections, project)
         if not await clients.wait_for("connected", connections, 900):
             print(
                 f"{label}: only {clients.total('connected')}/{connections} connected "
-                f"({clients.total('failed')} failed); see {server.log}"
+                f"({clients.total('failed')} failed); see {server.workdir}; measuring those"
             )
-            return
+        connected = clients.total("connected")
         opened = time.monotonic() - started
         await asyncio.sleep(2)
-        pids = server.pids()
-        rss, pss = memory_mib(pids)
+        pids = process_tree(server.root)
+        rss, pss = tree_memory_mib(server.root)
         line = (
-            f"{label}: {connections:,} SSE connections open in {opened:.0f}s; server RSS {rss:,.0f} MiB "
+            f"{label}: {connected:,} SSE connections open in {opened:.0f}s; server RSS {rss:,.0f} MiB "
             f"(PSS {pss:,.0f} MiB) over {len(pids)} process(es), {rss_before:.0f}/{pss_before:.0f} MiB "
-            f"before: {(pss - pss_before) * 1024 / connections:.1f} KiB PSS per connection"
+            f"before: {(pss - pss_before) * 1024 / connected:.1f} KiB PSS per connection"
         )
         if not bare:
             heartbeats_before = clients.total("heartbeats")
-            cpu_before = cpu_seconds(pids)
+            cpu_before = tree_cpu(server.root)
             await asyncio.sleep(idle_seconds)
-            cpu = cpu_seconds(pids) - cpu_before
+            cpu, _ = cpu_spent(cpu_before, tree_cpu(server.root))
             heartbeats = clients.total("heartbeats") - heartbeats_before
             line += (
                 f"; idle {idle_seconds:.0f}s: {heartbeats:,} heartbeats, "
                 f"server CPU {cpu / idle_seconds * 100:.1f}% of a core, "
                 f"{clients.total('without_heartbeat')} connections without any heartbeat"
             )
-            fanned = await fan_out_one(server, clients, project, connections)
-            line += f"; one event to all {connections:,}: {fanned}"
+            fanned = await fan_out_one(server, clients, project, connected)
+            line += f"; one event to all {connected:,}: {fanned}"
         print(line, flush=True)
     finally:
         clients.close()
         server.stop()
 
 
-async def fan_out_one(server: Server, clients: Clients, project: str, connections: int) -> str:
+async def fan_out_one(server: System, clients: Clients, project: str, connections: int) -> str:
     """Publish one event and time its arrival at every connection."""
     nc = await nats.connect(server.nats.url)
     event = new_event(type="bench.tick", project=project, source="/bench", subject="c", data={"i": 0})
@@ -345,7 +261,7 @@ async def fan_out_one(server: Server, clients: Clients, project: str, connection
 
 
 async def main(args: argparse.Namespace) -> None:
-    workers = args.workers or math.ceil(args.connections / PER_PROCESS)
+    workers = args.workers or math.ceil(args.connections / PER_WORKER)
     with tempfile.TemporaryDirectory(prefix="runwire-connections-") as workdir:
         await hold(Path(workdir) / "runwire", args.connections, workers, False, args.idle_seconds)
         if args.reference_connections:
@@ -357,7 +273,7 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--connections", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=0, help="stream API workers (default: 1 per 18,000)")
+    parser.add_argument("--workers", type=int, default=0, help="stream API workers (default: 1 per 16,000)")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle window for the heartbeat CPU")
     parser.add_argument(
         "--reference-connections", type=int, default=15_000, help="0 skips the bare reference"

@@ -187,8 +187,16 @@ class Reader(asyncio.Protocol):
 class System:
     """The embedded nats-server and a stream API process."""
 
-    def __init__(self, workdir: Path, server: str, workers: int = 1, telemetry: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        server: str,
+        workers: int = 1,
+        telemetry: bool = False,
+        max_connections: int = 20_000,
+    ) -> None:
         self.workdir = workdir
+        self.max_connections = max_connections
         self.server = server
         self.workers = workers
         self.telemetry = telemetry
@@ -207,7 +215,7 @@ class System:
             "RUNWIRE_NATS_URL": url,
             "RUNWIRE_AUTH_SECRET": SECRET,
             "RUNWIRE_HTTP_PORT": str(self.port),
-            "RUNWIRE_MAX_CONNECTIONS": "20000",
+            "RUNWIRE_MAX_CONNECTIONS": str(self.max_connections),
             "RUNWIRE_LOG_LEVEL": "warning",
             "RUNWIRE_STREAM_WORKERS": str(self.workers),
         }

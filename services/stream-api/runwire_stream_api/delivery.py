@@ -17,51 +17,8 @@ from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import Tally
 
 
-class DeliveryRecorder:
-    """Per client: counts latency only for events stored after the client connected (not replays
-    of history it asked for), and gives each event one sampled `process` span: its first write."""
-
-    __slots__ = ("_connected_ns", "_count", "_latency", "_series", "_telemetry", "_transport", "_undelivered")
-
-    def __init__(
-        self,
-        latency: LatencyRecorder,
-        telemetry: Telemetry,
-        counts: dict[str, Tally],
-        undelivered: dict[int, DeliveryRecord],
-        transport: str,
-        project: str,
-    ) -> None:
-        self._latency = latency
-        self._undelivered = undelivered
-        self._count = counts[transport]
-        self._telemetry = telemetry
-        self._transport = transport
-        self._series = latency.series(transport, project)
-        self._connected_ns = time.time_ns()
-
-    def written(self, batch: Sequence[Frame], started_ns: int) -> None:
-        """`batch` was written to the socket; the write began at `started_ns`."""
-        now = time.time_ns()
-        self._count.value += len(batch)
-        self._latency.delivered(self._series, batch, now, self._connected_ns)
-        undelivered = self._undelivered  # the hub's records of recent events not yet written
-        if not undelivered:
-            return  # the common case with many clients: someone else wrote them first
-        for frame in batch:  # live or a catch-up copy: the hub's record of the event is timed
-            record = undelivered.pop(frame.seq, None)
-            if record is not None:
-                record.first_delivered_ns = now
-                if record.trace_context is not None:
-                    self._process_span(record, started_ns, now)
-
-    def _process_span(self, record: DeliveryRecord, started_ns: int, ended_ns: int) -> None:
-        process_span(self._telemetry, record, self._transport, started_ns, ended_ns)
-
-
-class DirectDeliveries:
-    """Deliveries the fan-out wrote to idle clients' sockets itself (ClientStream.offer): counted,
-    timed and traced once per event for all its recipients, which were written within microseconds."""
+class _Deliveries:
+    """What every kind of delivery records: the count, and each event's first write (timed, traced)."""
 
     __slots__ = ("_count", "_latency", "_telemetry", "_transport", "_undelivered")
 
@@ -76,8 +33,53 @@ class DirectDeliveries:
         self._latency = latency
         self._telemetry = telemetry
         self._count = counts[transport]
-        self._undelivered = undelivered
+        self._undelivered = undelivered  # the hub's records of recent events not yet written
         self._transport = transport
+
+    def _first_write(self, record: DeliveryRecord, started_ns: int, now_ns: int) -> None:
+        record.first_delivered_ns = now_ns
+        if record.trace_context is not None:
+            process_span(self._telemetry, record, self._transport, started_ns, now_ns)
+
+
+class DeliveryRecorder(_Deliveries):
+    """Per client: counts latency only for events stored after the client connected (not replays
+    of history it asked for), and gives each event one sampled `process` span: its first write."""
+
+    __slots__ = ("_connected_ns", "_series")
+
+    def __init__(
+        self,
+        latency: LatencyRecorder,
+        telemetry: Telemetry,
+        counts: dict[str, Tally],
+        undelivered: dict[int, DeliveryRecord],
+        transport: str,
+        project: str,
+    ) -> None:
+        super().__init__(latency, telemetry, counts, undelivered, transport)
+        self._series = latency.series(transport, project)
+        self._connected_ns = time.time_ns()
+
+    def written(self, batch: Sequence[Frame], started_ns: int) -> None:
+        """`batch` was written to the socket; the write began at `started_ns`."""
+        now = time.time_ns()
+        self._count.value += len(batch)
+        self._latency.delivered(self._series, batch, now, self._connected_ns)
+        undelivered = self._undelivered
+        if not undelivered:
+            return  # the common case with many clients: someone else wrote them first
+        for frame in batch:  # live or a catch-up copy: the hub's record of the event is timed
+            record = undelivered.pop(frame.seq, None)
+            if record is not None:
+                self._first_write(record, started_ns, now)
+
+
+class DirectDeliveries(_Deliveries):
+    """Deliveries the fan-out wrote to idle clients' sockets itself (ClientStream.offer): counted,
+    timed and traced once per event for all its recipients, which were written within microseconds."""
+
+    __slots__ = ()
 
     def record(self, record: DeliveryRecord, recipients: int, started_ns: int) -> None:
         """`recipients` clients were written the event of `record`; the writes began at `started_ns`."""
@@ -87,9 +89,7 @@ class DirectDeliveries:
         latency = self._latency
         latency.delivered_to(latency.series(self._transport, frame.project), frame, now, recipients)
         if self._undelivered.pop(frame.seq, None) is not None:
-            record.first_delivered_ns = now
-            if record.trace_context is not None:
-                process_span(self._telemetry, record, self._transport, started_ns, now)
+            self._first_write(record, started_ns, now)
 
 
 def process_span(
