@@ -126,3 +126,10 @@ def test_response_socket_of_a_scope_without_the_extension_is_none() -> None:
     scope: dict[str, Any] = {"type": "http", "extensions": {"http.response.trailers": {}}}
     assert response_socket_of(scope) is None
     assert response_socket_of({"type": "http"}) is None
+
+
+async def test_the_heartbeat_ticker_lets_go_of_a_stream_that_ended(api: StreamAPI, project: str) -> None:
+    async with sse(api.base, project, api.token()) as reader:
+        await reader.read_until(lambda ms: sum(m.comment == "heartbeat" for m in ms) >= 2, timeout=5)
+        assert api.runtime.heartbeats.watched() == 1
+    await eventually(lambda: api.runtime.heartbeats.watched() == 0, timeout=3)

@@ -216,17 +216,28 @@ class ClientStream:
 
     # ------------------------------------------------------------------ the item stream
 
-    def heartbeat_if_idle(self, now: float, interval: float) -> None:
-        """Called by the instance's heartbeat ticker: an idle live client gets a heartbeat, written
-        here when its socket takes it, else by its task."""
-        if self._phase is Phase.LIVE and not self._queue and now - self._last_sent >= interval:
-            direct = self._direct
-            if direct is not None and self._waiter is not None and direct.writable:
-                direct.write_heartbeat()
-                self._last_sent = now
-                return
-            self._heartbeat_due = True
-            self._notify()
+    @property
+    def finished(self) -> bool:
+        """Closed, or closing because the server stops: no heartbeat is due any more."""
+        return self._ending()
+
+    def heartbeat_if_idle(self, now: float, interval: float) -> float:
+        """Called by the instance's heartbeat ticker (heartbeats.py): an idle live client gets a
+        heartbeat, written here when its socket takes it, else by its task. Returns the loop time
+        at which the next one may be due."""
+        if self._phase is not Phase.LIVE or self._queue:
+            return now  # busy or catching up: look again at the next tick
+        due = self._last_sent + interval
+        if now < due:
+            return due
+        direct = self._direct
+        if direct is not None and self._waiter is not None and direct.writable:
+            direct.write_heartbeat()
+            self._last_sent = now
+            return now + interval
+        self._heartbeat_due = True
+        self._notify()
+        return now + interval
 
     async def items(self, *, idle: bool = False, limit: int | None = None) -> AsyncGenerator[Item, None]:
         """Batches of events in stream order, with controls.

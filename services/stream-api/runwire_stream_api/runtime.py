@@ -19,6 +19,7 @@ from runwire.web.problems import ProblemError
 from runwire_stream_api.client_stream import ClientStream
 from runwire_stream_api.delivery import DeliveryRecorder
 from runwire_stream_api.fanout import Hub
+from runwire_stream_api.heartbeats import Heartbeats
 from runwire_stream_api.latency import LatencyRecorder
 from runwire_stream_api.metrics import TRANSPORTS, StreamMetrics
 
@@ -38,8 +39,11 @@ class Runtime:
     shutting_down: bool = False
     no_clients: asyncio.Event = field(default_factory=asyncio.Event)
 
+    heartbeats: Heartbeats = field(init=False)
+
     def __post_init__(self) -> None:
         self.metrics.on_scrape(self._collect)
+        self.heartbeats = Heartbeats(self.settings.heartbeat_seconds)
 
     def refuse_when_stopping(self) -> None:
         """503 + Retry-After once SIGTERM began: new streams and exports go to another instance."""
@@ -88,6 +92,7 @@ class Runtime:
         )
         self.clients.add(client)
         self.no_clients.clear()
+        self.heartbeats.watch(client, asyncio.get_running_loop().time() + self.heartbeats.interval)
         return client
 
     def release(self, client: ClientStream) -> None:
@@ -102,15 +107,8 @@ class Runtime:
         await self.no_clients.wait()
 
     async def send_heartbeats(self) -> None:
-        """Ask idle streams for a heartbeat every RUNWIRE_HEARTBEAT_SECONDS (one ticker, not a timer
-        per client: waits on the hot path stay plain event waits)."""
-        interval = self.settings.heartbeat_seconds
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(min(interval / 4, 1.0))
-            now = loop.time()
-            for client in list(self.clients):
-                client.heartbeat_if_idle(now, interval)
+        """Heartbeat idle streams every RUNWIRE_HEARTBEAT_SECONDS (one ticker, not a timer per client)."""
+        await self.heartbeats.run()
 
     def begin_shutdown(self) -> None:
         """Refuse new streams and tell every open one to close (SSE `close`, WebSocket 1001)."""
