@@ -211,6 +211,10 @@ async def hold(workdir: Path, connections: int, workers: int, bare: bool, idle_s
     try:
         await asyncio.sleep(1)
         rss_before, pss_before = tree_memory_mib(server.root)
+        quiet = min(idle_seconds, 15.0)  # the server's own idle CPU (workers, NATS) without streams
+        cpu_before = tree_cpu(server.root)
+        await asyncio.sleep(quiet)
+        baseline = cpu_spent(cpu_before, tree_cpu(server.root))[0] / quiet
         project = f"conn-{uuid.uuid4().hex[:8]}"
         started = time.monotonic()
         await clients.open(server.port, connections, project)
@@ -237,7 +241,10 @@ async def hold(workdir: Path, connections: int, workers: int, bare: bool, idle_s
             heartbeats = clients.total("heartbeats") - heartbeats_before
             line += (
                 f"; idle {idle_seconds:.0f}s: {heartbeats:,} heartbeats, "
-                f"server CPU {cpu / idle_seconds * 100:.1f}% of a core, "
+                f"server CPU {cpu / idle_seconds * 100:.1f}% of a core "
+                f"({baseline * 100:.1f}% without streams, so heartbeats "
+                f"{(cpu / idle_seconds - baseline) * 100:.1f}%, "
+                f"{(cpu - baseline * idle_seconds) / max(heartbeats, 1) * 1e6:.1f} µs each), "
                 f"{clients.total('without_heartbeat')} connections without any heartbeat"
             )
             fanned = await fan_out_one(server, clients, project, connected)
