@@ -91,7 +91,7 @@ async def run_clients(port: int, source: str, count: int, path: str, token: str)
     async def one() -> None:
         nonlocal failed
         async with gate:
-            for attempt in range(10):
+            for attempt in range(30):
                 ready: asyncio.Future[None] = loop.create_future()
                 transport: asyncio.BaseTransport | None = None
                 try:
@@ -108,7 +108,7 @@ async def run_clients(port: int, source: str, count: int, path: str, token: str)
                 except (OSError, ConnectionError, TimeoutError):
                     if transport is not None:
                         transport.close()
-                    await asyncio.sleep(0.2 * (attempt + 1))
+                    await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
             failed += 1
 
     async def report() -> None:
