@@ -35,6 +35,7 @@ lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy benchmarks
 
 format: install
 	$(VENV)/bin/ruff format .
