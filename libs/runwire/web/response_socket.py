@@ -44,10 +44,6 @@ class ResponseSocket:
     def lost(self) -> bool:
         return self._cycle.disconnected or self._cycle.transport.is_closing()
 
-    def frame(self, body: bytes) -> bytes:
-        """`body` as one chunk of this response's body, for writing after `detach`."""
-        return body_chunk(body, self.chunked)
-
     @property
     def end(self) -> bytes:
         """What ends the body after the last chunk (chunked encoding's empty chunk)."""
@@ -55,7 +51,7 @@ class ResponseSocket:
 
     def detach(self, protocol: asyncio.BaseProtocol) -> asyncio.Transport:
         """Take the connection out of the server, whose ASGI call should then return: the caller
-        writes the rest of the body (`frame`d chunks, then `end`), closes the transport, and
+        writes the rest of the body (each piece as `body_chunk`, then `end`), closes the transport, and
         `protocol` receives the connection's events from now on (loss, flow control).
 
         Call only after the response's head was sent and while no ASGI send is pending. The server

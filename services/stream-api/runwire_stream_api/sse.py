@@ -21,13 +21,12 @@ from litestar.types import Receive, Scope, Send
 from runwire.web.auth import project_guard
 from runwire.web.openapi import also_answers
 from runwire.web.response_socket import response_socket_of
-from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
-from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
-from runwire_stream_api.frames import SSE_CLOSE, SSE_PREAMBLE, sse_reset
+from runwire_stream_api.client_stream import CLOSE, ClientStream
+from runwire_stream_api.frames import SSE_PREAMBLE
 from runwire_stream_api.openapi_docs import SSE_FRAMES
 from runwire_stream_api.runtime import Runtime
 from runwire_stream_api.sse_connection import SSEConnection
-from runwire_stream_api.sse_forms import EventNamesParam, FormatParam, SSEForm, encode
+from runwire_stream_api.sse_forms import EventNamesParam, FormatParam, SSEForm, item_bytes
 from runwire_stream_api.stream_request import StreamRequest, provide_stream_request
 
 SSE_HEADERS: Final = [
@@ -52,45 +51,34 @@ class SSEResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = self.client
         socket = response_socket_of(scope)
-        if socket is not None:
-            try:
-                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-                await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
-            except BaseException:
-                self.runtime.release(client)
-                raise
-            if socket.lost:
-                self.runtime.release(client)
-                return
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
+        except BaseException:
+            self.runtime.release(client)
+            raise
+        if socket is None:
+            await self._over_asgi(receive, send)
+        elif socket.lost:
+            self.runtime.release(client)
+        else:
             SSEConnection(self.runtime, client, socket, self.form).start()
-            return
-        await self._over_asgi(receive, send)
 
     async def _over_asgi(self, receive: Receive, send: Send) -> None:
         client = self.client
         listener = asyncio.create_task(self._listen(receive))
         items = client.items()
         delivery = client.delivery
-        form = self.form
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
             async for item in items:
-                if isinstance(item, list) and form is not SSEForm.TYPED_JSON:
-                    body = b"".join([encode(frame, form) for frame in item])
-                elif isinstance(item, list):
-                    body = item[0].sse if len(item) == 1 else b"".join([frame.sse for frame in item])
-                elif item is HEARTBEAT:
-                    body = HEARTBEAT_FRAME
-                elif isinstance(item, Reset):
-                    body = sse_reset(item.earliest, item.requested)
-                elif item is CLOSE:
-                    await send({"type": "http.response.body", "body": SSE_CLOSE, "more_body": False})
-                    return
-                else:
+                body = item_bytes(item, self.form)
+                if body is None:
                     continue
+                more = item is not CLOSE
                 started = time.time_ns()
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+                await send({"type": "http.response.body", "body": body, "more_body": more})
+                if not more:
+                    return
                 if delivery is not None and isinstance(item, list):
                     delivery.written(item, started)
             if not listener.done():

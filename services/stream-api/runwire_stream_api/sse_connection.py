@@ -16,10 +16,10 @@ import time
 from typing import TYPE_CHECKING
 
 from runwire.web.response_socket import ResponseSocket, body_chunk
-from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, ClientStream, Reset
+from runwire_stream_api.client_stream import CLOSE, ClientStream
 from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
-from runwire_stream_api.frames import SSE_CLOSE, Frame, sse_reset
-from runwire_stream_api.sse_forms import SSEForm, encode
+from runwire_stream_api.frames import Frame
+from runwire_stream_api.sse_forms import SSEForm, encode, item_bytes
 
 if TYPE_CHECKING:
     from runwire_stream_api.runtime import Runtime
@@ -50,7 +50,7 @@ class SSEConnection(asyncio.Protocol):
         self._socket: ResponseSocket | None = socket
         self._form = form
         self._chunked = socket.chunked
-        self._heartbeat = socket.frame(HEARTBEAT_FRAME)
+        self._heartbeat = body_chunk(HEARTBEAT_FRAME, self._chunked)
         self._end = socket.end
         self._paused = False
         self._lost = False
@@ -124,21 +124,14 @@ class SSEConnection(asyncio.Protocol):
             async for item in items:
                 if self._lost:
                     break
-                if isinstance(item, list):
-                    if form is SSEForm.TYPED_JSON:
-                        body = item[0].sse if len(item) == 1 else b"".join([frame.sse for frame in item])
-                    else:
-                        body = b"".join([encode(frame, form) for frame in item])
-                    started = time.time_ns()
-                    await self._write(body)
-                    if delivery is not None:
-                        delivery.written(item, started)
-                elif item is HEARTBEAT:
-                    await self._write(HEARTBEAT_FRAME)
-                elif isinstance(item, Reset):
-                    await self._write(sse_reset(item.earliest, item.requested))
+                body = item_bytes(item, form)
+                if body is None:
+                    continue
+                started = time.time_ns()
+                await self._write(body)
+                if isinstance(item, list) and delivery is not None:
+                    delivery.written(item, started)
                 elif item is CLOSE:
-                    await self._write(SSE_CLOSE)
                     break
         finally:
             self._closing = True

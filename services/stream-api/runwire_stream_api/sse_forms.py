@@ -16,7 +16,9 @@ import msgspec
 from litestar.params import QueryParameter
 
 from runwire.web.problems import invalid_field
-from runwire_stream_api.frames import Frame
+from runwire_stream_api.client_stream import CLOSE, HEARTBEAT, Item, Reset
+from runwire_stream_api.frames import HEARTBEAT as HEARTBEAT_FRAME
+from runwire_stream_api.frames import SSE_CLOSE, Frame, sse_reset
 
 SUMMARY_CHARS: Final = 200
 
@@ -118,3 +120,17 @@ def encode(frame: Frame, form: SSEForm) -> bytes:
         data = html_fragment(frame) if form & 2 else frame.data
         encoded = forms[form] = b"id: %d\nevent: %s\ndata: %s\n\n" % (frame.seq, name, data)
     return encoded
+
+
+def item_bytes(item: Item, form: SSEForm) -> bytes | None:
+    """What a client's item is on the SSE wire (a batch in one piece), or None for items SSE skips;
+    one mapping for streams over ASGI `send` and over a detached connection."""
+    if isinstance(item, list):
+        return encode(item[0], form) if len(item) == 1 else b"".join([encode(frame, form) for frame in item])
+    if item is HEARTBEAT:
+        return HEARTBEAT_FRAME
+    if isinstance(item, Reset):
+        return sse_reset(item.earliest, item.requested)
+    if item is CLOSE:
+        return SSE_CLOSE
+    return None
